@@ -1,0 +1,12 @@
+# The two commands of the README. Everything else is in scripts/.
+VENV ?= .venv
+
+.PHONY: run test lint screenshots
+run:
+	@bash scripts/run.sh
+
+test:
+	@bash scripts/test.sh
+
+lint:
+	@bash scripts/test.sh --lint-only

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Install what the tests need and run the whole suite: ruff (lint + format), mypy, pytest.
+#   scripts/test.sh              everything
+#   scripts/test.sh --lint-only  ruff and mypy only
+#   scripts/test.sh -- ARGS      pass ARGS to pytest (e.g. -k voices)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+lint_only=0
+pytest_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --lint-only) lint_only=1 ;;
+    --) shift; pytest_args=("$@"); break ;;
+    *) pytest_args+=("$1") ;;
+  esac
+  shift
+done
+
+bash scripts/install-test-deps.sh
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+stamp="$VENV/.utter-test-installed"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "Installing Utter with its test dependencies into $VENV…"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet -e '.[dev]'
+  touch "$stamp"
+fi
+
+echo "== ruff"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+echo "== mypy"
+"$VENV/bin/mypy"
+if [ "$lint_only" -eq 1 ]; then
+  exit 0
+fi
+echo "== pytest"
+exec "$VENV/bin/pytest" "${pytest_args[@]}"

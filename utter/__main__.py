@@ -1,0 +1,3 @@
+from utter.cli import main
+
+raise SystemExit(main())

