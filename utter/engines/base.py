@@ -1,0 +1,108 @@
+"""The protocol every TTS engine implements, and the types it speaks.
+
+An engine turns text into samples; it holds its models and nothing else (no
+database, no storage, no HTTP). Workers create one engine per process and call
+it from a worker thread; the API never imports an engine.
+
+Calls are synchronous and CPU/GPU-bound. Long work reports progress and checks
+for cancellation between chunks through the `JobControl` it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+Samples = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Mono float32 samples in [-1, 1] at `sample_rate`."""
+
+    samples: Samples
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / float(self.sample_rate)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A saved voice as an engine sees it: its normalised reference clip and transcript."""
+
+    voice_id: str
+    audio: Audio
+    transcript: str
+    language: str
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    name: str
+    # API language names the engine really supports ("Auto" included when it can choose).
+    languages: tuple[str, ...]
+    clone: bool
+    design: bool
+    # The longest chunk of text it synthesises in one go; longer text is split.
+    max_chunk_chars: int
+    sample_rate: int
+
+
+class Cancelled(Exception):
+    """Raised inside an engine call when the job was cancelled; the worker records it."""
+
+
+def _never() -> bool:
+    return False
+
+
+@dataclass
+class JobControl:
+    """What an engine call may ask of the job running it."""
+
+    is_cancelled: Callable[[], bool] = _never
+    on_progress: Callable[[int, int], None] | None = None
+    _last: tuple[int, int] = field(default=(0, 0), repr=False)
+
+    def check(self) -> None:
+        """Raise Cancelled if the job was cancelled. Engines call this between chunks."""
+        if self.is_cancelled():
+            raise Cancelled()
+
+    def progress(self, done: int, total: int) -> None:
+        self._last = (done, total)
+        if self.on_progress is not None:
+            self.on_progress(done, total)
+
+
+@runtime_checkable
+class Engine(Protocol):
+    def capabilities(self) -> Capabilities:
+        """What this engine can do; cheap, does not load models."""
+        ...
+
+    def generate(
+        self, text: str, language: str, reference: Reference, control: JobControl
+    ) -> Audio:
+        """Speak `text` in the voice of `reference`."""
+        ...
+
+    def design(self, text: str, language: str, instruct: str, control: JobControl) -> Audio:
+        """Speak `text` in a new voice described by `instruct` (a preview clip)."""
+        ...
+
+    def close(self) -> None:
+        """Release models and connections."""
+        ...
+
+
+class UnsupportedLanguage(ValueError):
+    def __init__(self, language: str, engine: str) -> None:
+        super().__init__(f"The {engine} engine does not support {language}.")
+        self.language = language
