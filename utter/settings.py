@@ -36,6 +36,18 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(default=1, ge=1, description="Smallest size of the connection pool.")
     db_pool_max: int = Field(default=10, ge=1, description="Largest size of the connection pool.")
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
+    public_url: str | None = Field(
+        default=None,
+        description="The URL users reach Utter at, for links in emails and signed URLs. "
+        "Default: http://HOST:PORT.",
+    )
+
+    @property
+    def base_url(self) -> str:
+        """Where users reach this server, without a trailing slash."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
 
     @property
     def postgres_dir(self) -> Path:
