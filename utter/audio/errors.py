@@ -1,0 +1,33 @@
+"""The one error every audio check raises, worded for the person who uploaded the file."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+# Why a file was refused, so the HTTP layer can pick a status without parsing the message.
+Reason = Literal[
+    "empty",  # zero bytes
+    "too_large",  # over the byte limit
+    "not_audio",  # not a format we accept, or no audio track in it
+    "corrupt",  # an accepted format, but damaged or cut short
+    "too_short",  # under the minimum duration
+    "too_long",  # over the maximum duration
+    "silent",  # nothing but silence
+    "timeout",  # ffmpeg did not finish in time
+]
+
+
+class AudioError(Exception):
+    """A file Utter will not use. `message` is a plain sentence a user can act on."""
+
+    def __init__(self, message: str, reason: Reason) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"AudioError({self.message!r}, reason={self.reason!r})"
+
+
+def corrupt() -> AudioError:
+    return AudioError("The audio file is corrupt or truncated.", "corrupt")

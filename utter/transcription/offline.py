@@ -1,0 +1,90 @@
+"""Offline English transcription with pocketsphinx and the en-us model its wheel ships.
+
+A coarse recogniser (roughly 65-90% of words right on clean speech), but it runs on
+any machine with no downloads, which makes the transcript field useful out of the box.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import soxr
+
+from utter.audio.convert import to_pcm16
+from utter.audio.decode import decode
+from utter.transcription.base import Transcript, UnsupportedLanguageError, language_code
+
+SAMPLE_RATE = 16_000  # what the en-us acoustic model was trained on
+MODEL_NAME = "pocketsphinx-en-us"
+# pocketsphinx runs at roughly 0.2-0.3x real time on one core: five minutes of audio is
+# already a minute or more of CPU.
+DEFAULT_MAX_SECONDS = 300.0
+
+
+class EnglishRecognizer:
+    """One pocketsphinx decoder, loaded on first use; calls are serialised (it is not
+    thread-safe) and block."""
+
+    def __init__(self) -> None:
+        self._decoder: Any = None
+        self._lock = threading.Lock()
+
+    def recognise(self, samples: npt.NDArray[np.float32], sample_rate: int) -> str:
+        audio = np.asarray(samples, dtype=np.float32)
+        if sample_rate != SAMPLE_RATE:
+            audio = soxr.resample(audio, sample_rate, SAMPLE_RATE).astype(np.float32)
+        pcm = to_pcm16(audio).astype("<i2").tobytes()
+        with self._lock:
+            if self._decoder is None:
+                from pocketsphinx import Decoder  # late: loading the model takes ~0.5 s
+
+                self._decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
+            decoder = self._decoder
+            decoder.start_utt()
+            decoder.process_raw(pcm, full_utt=True)
+            decoder.end_utt()
+            hypothesis = decoder.hyp()
+        return str(hypothesis.hypstr).strip() if hypothesis is not None else ""
+
+
+@lru_cache(maxsize=1)
+def _shared_recognizer() -> EnglishRecognizer:
+    return EnglishRecognizer()
+
+
+def transcribe_english(samples: npt.NDArray[np.float32], sample_rate: int) -> str:
+    """Lower-case English words heard in mono float32 `samples` ("" for none). Blocking."""
+    return _shared_recognizer().recognise(samples, sample_rate)
+
+
+class OfflineTranscriber:
+    """The default transcriber: English only, on this machine."""
+
+    enabled = True
+    provider = "offline"
+    model = MODEL_NAME
+    supported_languages: tuple[str, ...] = ("Auto", "English")
+
+    def __init__(self, *, max_seconds: float = DEFAULT_MAX_SECONDS) -> None:
+        self.max_seconds = max_seconds
+        # One decoder per process (about 30 MB; calls are serialised either way).
+        self._recognizer = _shared_recognizer()
+
+    async def transcribe(self, data: bytes, filename: str, language: str) -> Transcript:
+        """Raises UnsupportedLanguageError for anything but English or Auto, and
+        utter.audio.AudioError when the upload is not readable audio or is too long."""
+        if language not in ("", "Auto") and language_code(language) != "en":
+            raise UnsupportedLanguageError("Offline transcription supports English only.")
+        decoded = await asyncio.to_thread(decode, data, SAMPLE_RATE, max_seconds=self.max_seconds)
+        text = await asyncio.to_thread(
+            self._recognizer.recognise, decoded.samples, decoded.sample_rate
+        )
+        return Transcript(text=text, model=self.model, language="en")
+
+    async def aclose(self) -> None:
+        return None
