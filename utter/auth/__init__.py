@@ -1,0 +1,1 @@
+"""Accounts: the built-in Supabase-compatible auth (/auth/v1), tokens, mail, rate limits."""

@@ -1,0 +1,67 @@
+"""Users signed up through the HTTP API, for every test that calls `/api` as someone.
+
+user = await sign_up(client)
+response = await client.get("/api/me", headers=user.headers)
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import httpx
+
+DEFAULT_PASSWORD = "correct horse battery staple"
+
+
+@dataclass(frozen=True)
+class ApiUser:
+    id: uuid.UUID
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def new_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.test"
+
+
+def _from_session(body: dict[str, object], email: str, password: str) -> ApiUser:
+    user = body["user"]
+    assert isinstance(user, dict)
+    return ApiUser(
+        id=uuid.UUID(str(user["id"])),
+        email=email,
+        password=password,
+        access_token=str(body["access_token"]),
+        refresh_token=str(body["refresh_token"]),
+    )
+
+
+async def sign_up(
+    client: httpx.AsyncClient, email: str | None = None, password: str = DEFAULT_PASSWORD
+) -> ApiUser:
+    """A new account made with POST /auth/v1/signup (email confirmation off, the default),
+    signed in."""
+    email = email or new_email()
+    response = await client.post("/auth/v1/signup", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return _from_session(response.json(), email, password)
+
+
+async def sign_in(
+    client: httpx.AsyncClient, email: str, password: str = DEFAULT_PASSWORD
+) -> ApiUser:
+    """A new session for an existing account, by POST /auth/v1/token?grant_type=password."""
+    response = await client.post(
+        "/auth/v1/token",
+        params={"grant_type": "password"},
+        json={"email": email, "password": password},
+    )
+    assert response.status_code == 200, response.text
+    return _from_session(response.json(), email, password)

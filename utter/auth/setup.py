@@ -1,0 +1,145 @@
+"""Puts auth into an app: who signs tokens, who checks them, and whether /auth/v1 exists.
+
+* `builtin` (default): Utter signs HS256 tokens with UTTER_JWT_SECRET (or a secret it
+  generates once in DATA_DIR/keys), serves /auth/v1, and a token counts only while its
+  session is live (one indexed lookup per request), so logout takes effect at once.
+* `external`: a hosted Supabase Auth signs the tokens; Utter checks them against its JWKS
+  (asymmetric keys) and/or its shared HS256 secret, by each token's algorithm. /auth/v1
+  is not mounted. Sessions live in the hosted service, so a token stays valid until it
+  expires, as with any locally verified Supabase token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from fastapi import FastAPI
+
+from utter.auth import routes
+from utter.auth.errors import AuthApiError, install_auth_error_handler
+from utter.auth.mailer import mailer_for
+from utter.auth.models import AuthUser
+from utter.auth.ratelimit import Limits, RateLimiter
+from utter.auth.service import AuthConfig, AuthService
+from utter.auth.tokens import (
+    ASYMMETRIC_ALGORITHMS,
+    InvalidToken,
+    JwksVerifier,
+    SecretVerifier,
+    TokenSigner,
+    TokenVerifier,
+)
+from utter.db import Database
+from utter.keys import load_or_create_secret
+from utter.settings import Settings
+
+
+class ExternalVerifier:
+    """A hosted Supabase Auth's tokens: asymmetric ones by its JWKS, HS256 ones by its
+    shared secret; a token whose algorithm has no configured key is refused."""
+
+    def __init__(self, jwks: JwksVerifier | None, secret: SecretVerifier | None) -> None:
+        if jwks is None and secret is None:
+            raise ValueError(
+                "UTTER_AUTH_MODE=external needs UTTER_EXTERNAL_AUTH_JWKS_URL or "
+                "UTTER_EXTERNAL_AUTH_JWT_SECRET"
+            )
+        self.jwks = jwks
+        self.secret = secret
+
+    async def verify(self, token: str) -> dict[str, Any]:
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from exc
+        if algorithm == "HS256" and self.secret is not None:
+            return await self.secret.verify(token)
+        if algorithm in ASYMMETRIC_ALGORITHMS and self.jwks is not None:
+            return await self.jwks.verify(token)
+        raise InvalidToken(f"no key configured for {algorithm}")
+
+
+@dataclass
+class Auth:
+    """What the app knows about auth; `service` is None in external mode."""
+
+    mode: str
+    verifier: TokenVerifier
+    service: AuthService | None
+
+    async def user_for(self, authorization: str) -> AuthUser | None:
+        """The user an `Authorization: Bearer …` header stands for, or None."""
+        scheme, _, token = authorization.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return None
+        if self.service is not None:
+            try:
+                return await self.service.authenticate(token)
+            except AuthApiError:
+                return None
+        try:
+            return AuthUser.from_claims(await self.verifier.verify(token))
+        except InvalidToken:
+            return None
+
+
+def jwt_secret(settings: Settings) -> str:
+    if settings.jwt_secret is not None:
+        return settings.jwt_secret.get_secret_value()
+    return load_or_create_secret(settings.data_dir, "jwt_secret")
+
+
+def build_auth(settings: Settings, db: Database) -> Auth:
+    if settings.auth_mode == "external":
+        jwks = None
+        if settings.external_auth_jwks_url:
+            jwks = JwksVerifier(
+                settings.external_auth_jwks_url,
+                audience=settings.external_auth_audience,
+                issuer=settings.external_auth_issuer,
+            )
+        secret = None
+        if settings.external_auth_jwt_secret is not None:
+            secret = SecretVerifier(
+                settings.external_auth_jwt_secret.get_secret_value(),
+                audience=settings.external_auth_audience,
+                issuer=settings.external_auth_issuer,
+            )
+        return Auth(mode="external", verifier=ExternalVerifier(jwks, secret), service=None)
+
+    secret_key = jwt_secret(settings)
+    signer = TokenSigner(
+        secret_key, expiry_seconds=settings.jwt_expiry, issuer=f"{settings.base_url}/auth/v1"
+    )
+    limiter = RateLimiter(
+        db,
+        Limits(
+            window_seconds=settings.auth_rate_limit_window,
+            per_ip=settings.auth_rate_limit_per_ip,
+            per_email=settings.auth_rate_limit_per_email,
+        ),
+    )
+    service = AuthService(
+        db,
+        AuthConfig.from_settings(settings),
+        signer,
+        mailer_for(settings),
+        limiter,
+        # Its own key, derived so it need not be configured separately.
+        otp_key=hashlib.sha256(b"utter one-time codes\0" + secret_key.encode()).digest(),
+    )
+    return Auth(mode="builtin", verifier=signer.verifier(), service=service)
+
+
+def install_auth(app: FastAPI, settings: Settings, db: Database) -> Auth:
+    """Attach auth to `app` (as `app.state.auth`); mount /auth/v1 in builtin mode."""
+    auth = build_auth(settings, db)
+    app.state.auth = auth
+    install_auth_error_handler(app)
+    if auth.service is not None:
+        app.include_router(routes.router)
+    return auth
