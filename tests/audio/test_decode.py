@@ -72,9 +72,11 @@ def test_a_wav_streamed_with_unknown_length_is_accepted(clean: Clip) -> None:
     assert decode(bytes(data)).duration == pytest.approx(clean.duration, abs=0.01)
 
 
-def test_a_video_with_sound_gives_its_sound(clean: Clip) -> None:
-    # Phones save some recordings as videos; the sound track is what we take.
-    decoded = decode(video_with_sound(clean))
+@pytest.mark.parametrize("picture_outlasts_sound", [0.0, 3.0])
+def test_a_video_with_sound_gives_its_sound(clean: Clip, picture_outlasts_sound: float) -> None:
+    # Phones save some recordings as videos; the sound track is what we take, and a
+    # picture that runs on after the sound is not a truncated sound track.
+    decoded = decode(video_with_sound(clean, picture_outlasts_sound))
     assert decoded.format.name == "m4a"
     assert decoded.duration == pytest.approx(clean.duration, abs=0.1)
 

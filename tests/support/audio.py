@@ -292,16 +292,18 @@ def video_without_audio() -> bytes:
         return target.read_bytes()
 
 
-def video_with_sound(clip: Clip) -> bytes:
-    """An MP4 video (a small colour test card) whose sound track is `clip`, in AAC."""
+def video_with_sound(clip: Clip, picture_outlasts_sound: float = 0.0) -> bytes:
+    """An MP4 video (a small colour test card) whose sound track is `clip`, in AAC; its
+    picture runs `picture_outlasts_sound` seconds past the end of the sound."""
     with tempfile.TemporaryDirectory(prefix="utter-test-audio-") as scratch:
         sound = Path(scratch) / "sound.wav"
         sound.write_bytes(clip.wav())
         target = Path(scratch) / "video.mp4"
+        seconds = clip.duration + picture_outlasts_sound
         run_ffmpeg(
             [
-                *("-f", "lavfi", "-i", "color=size=32x32:rate=5", "-i", str(sound)),
-                *("-shortest", "-c:v", "mpeg4", "-c:a", "aac", "-f", "mp4", str(target)),
+                *("-f", "lavfi", "-i", f"color=size=32x32:rate=5:duration={seconds:.2f}"),
+                *("-i", str(sound), "-c:v", "mpeg4", "-c:a", "aac", "-f", "mp4", str(target)),
             ]
         )
         return target.read_bytes()

@@ -198,7 +198,9 @@ def decode(
     if max_seconds is not None and decoded.duration > max_seconds:
         stated = probe.duration if probe.duration and probe.duration > max_seconds else None
         raise too_long(stated, max_seconds)
-    if probe.duration is not None:
+    # The container's duration is its longest stream's: only with audio alone does it say
+    # how long the sound should be (a video's picture may run on past its sound track).
+    if probe.duration is not None and not probe.other_streams:
         slack = max(_DURATION_SLACK_SECONDS, _DURATION_SLACK_FRACTION * probe.duration)
         if decoded.duration < probe.duration - slack:
             raise corrupt()
