@@ -102,6 +102,12 @@ class Engine(Protocol):
         ...
 
 
+class EngineError(RuntimeError):
+    """An engine failure whose message is written for the user who asked for the audio
+    (the worker records it on the task). Configuration errors are not these: they go to
+    the operator's log, and the user reads a generic failure."""
+
+
 class UnsupportedLanguage(ValueError):
     def __init__(self, language: str, engine: str) -> None:
         super().__init__(f"The {engine} engine does not support {language}.")

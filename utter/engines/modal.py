@@ -30,6 +30,7 @@ from utter.engines.base import (
     Audio,
     Cancelled,
     Capabilities,
+    EngineError,
     JobControl,
     Reference,
     Samples,
@@ -53,7 +54,7 @@ log = logging.getLogger(__name__)
 ClassLookup = Callable[[str, str], Any]
 
 
-class ModalCallError(RuntimeError):
+class ModalCallError(EngineError):
     """A call to the deployed app could not be made, failed remotely, or timed out."""
 
 

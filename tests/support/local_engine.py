@@ -1,0 +1,45 @@
+"""One `local` engine for the whole test run, and what its tests need to judge audio.
+
+Loading Piper and measuring its voice takes a few seconds; every test module that
+uses the engine shares this one instance.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+import soxr
+
+from utter.engines.base import Audio, Reference
+from utter.engines.local import LocalEngine
+
+Samples = npt.NDArray[np.float32]
+
+
+@lru_cache(maxsize=1)
+def shared_local_engine() -> LocalEngine:
+    engine = LocalEngine()
+    engine.source_profile()  # load and calibrate once, outside any test's own work
+    return engine
+
+
+def reference_from(voice_id: str, samples: Samples, sample_rate: int, transcript: str) -> Reference:
+    """A reference as the worker builds it: 24 kHz mono float32 with its transcript."""
+    audio = soxr.resample(samples, sample_rate, 24_000).astype(np.float32)
+    return Reference(voice_id, Audio(audio, 24_000), transcript, "English")
+
+
+def median_f0(audio: Audio) -> float:
+    """Median pitch of the voiced frames, by Harvest (independent of the engine's use)."""
+    import pyworld
+
+    x = audio.samples.astype(np.float64)
+    f0, _ = pyworld.harvest(x, audio.sample_rate, f0_floor=50.0, f0_ceil=600.0, frame_period=10.0)
+    voiced = f0[f0 > 0]
+    return float(np.median(voiced)) if len(voiced) else 0.0
+
+
+def speech_rms_dbfs(samples: Samples) -> float:
+    return float(20.0 * np.log10(np.sqrt(np.mean(np.square(samples, dtype=np.float64))) + 1e-12))
