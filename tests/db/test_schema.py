@@ -34,6 +34,9 @@ TABLE_COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {
         "source": ("text", False),
         "description": ("text", True),
         "created_at": ("timestamp with time zone", False),
+        "original_object_key": ("text", True),
+        "duration_seconds": ("double precision", True),
+        "reference_report": ("jsonb", True),
     },
     "generations": {
         "id": ("uuid", False),
@@ -48,6 +51,7 @@ TABLE_COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {
         "error_message": ("text", True),
         "created_at": ("timestamp with time zone", False),
         "completed_at": ("timestamp with time zone", True),
+        "peaks": ("ARRAY", True),
     },
     "tasks": {
         "id": ("uuid", False),
@@ -63,6 +67,10 @@ TABLE_COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {
         "error": ("text", True),
         "started_at": ("timestamp with time zone", True),
         "heartbeat_at": ("timestamp with time zone", True),
+        "chunks_done": ("integer", False),
+        "chunks_total": ("integer", True),
+        "attempts": ("integer", False),
+        "queue_job_id": ("bigint", True),
         "created_at": ("timestamp with time zone", False),
         "updated_at": ("timestamp with time zone", False),
         "completed_at": ("timestamp with time zone", True),
@@ -330,9 +338,12 @@ def test_authenticated_privileges_are_exactly_the_spec(conn: psycopg.Connection)
 
 
 def test_internal_schemas_are_closed_to_clients(conn: psycopg.Connection) -> None:
-    for role in ("anon", "authenticated"):
-        row = conn.execute("select has_schema_privilege(%s, 'utter', 'usage')", (role,)).fetchone()
-        assert row == (False,), role
+    for schema in ("utter", "procrastinate"):
+        for role in ("anon", "authenticated"):
+            row = conn.execute(
+                "select has_schema_privilege(%s, %s, 'usage')", (role, schema)
+            ).fetchone()
+            assert row == (False,), (schema, role)
     row = conn.execute("select has_table_privilege('authenticated', 'auth.users', 'select')")
     assert row.fetchone() == (False,)
 

@@ -5,6 +5,11 @@ only what is absent), so the same files can be pasted into a Supabase project.
 The runner records what it applied in `utter.schema_migrations`, applies each
 pending file in its own transaction, and holds an advisory lock so two
 processes starting at once cannot interleave.
+
+Before the files, it installs the job queue's own schema (procrastinate's
+`schema.sql`) into the private schema `procrastinate` when it is absent; the
+files that follow may grant on it. Procrastinate's SQL names its objects
+unqualified, so its connections and functions are given that search path.
 """
 
 from __future__ import annotations
@@ -56,7 +61,56 @@ create table if not exists utter.schema_migrations (
     checksum text not null,
     applied_at timestamptz not null default now()
 );
+create table if not exists utter.components (
+    name text primary key,
+    version text not null,
+    installed_at timestamptz not null default now()
+);
 """
+
+QUEUE_SCHEMA = "procrastinate"
+
+
+def _install_queue_schema(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
+    """Install procrastinate's tables and functions in their own schema, once."""
+    import procrastinate
+    from procrastinate.schema import SchemaManager
+
+    found = conn.execute("select to_regclass('procrastinate.procrastinate_jobs')").fetchone()
+    if found is not None and found[0] is not None:
+        row = conn.execute(
+            "select version from utter.components where name = 'procrastinate'"
+        ).fetchone()
+        installed = str(row[0]) if row else "unknown"
+        if installed.split(".")[:2] != procrastinate.__version__.split(".")[:2]:
+            log.warning(
+                "the job queue schema was installed by procrastinate %s but %s is running;"
+                " apply procrastinate's migrations (see docs/jobs.md)",
+                installed,
+                procrastinate.__version__,
+            )
+        return False
+    with conn.transaction():
+        conn.execute(f"create schema if not exists {QUEUE_SCHEMA}".encode())
+        conn.execute(f"revoke all on schema {QUEUE_SCHEMA} from public".encode())
+        conn.execute(f"set local search_path = {QUEUE_SCHEMA}".encode())
+        conn.execute(SchemaManager.get_schema().encode())
+        # Triggers and functions then work whatever the caller's search path is.
+        functions = conn.execute(
+            "select p.oid::regprocedure::text from pg_proc p"
+            " join pg_namespace n on n.oid = p.pronamespace where n.nspname = %s",
+            (QUEUE_SCHEMA,),
+        ).fetchall()
+        for (signature,) in functions:
+            conn.execute(f"alter function {signature} set search_path = {QUEUE_SCHEMA}".encode())
+        conn.execute(
+            "insert into utter.components (name, version) values ('procrastinate', %s)"
+            " on conflict (name) do update set version = excluded.version,"
+            " installed_at = now()",
+            (procrastinate.__version__,),
+        )
+    log.info("installed the job queue schema (procrastinate %s)", procrastinate.__version__)
+    return True
 
 
 def migrate(url: str, migrations: list[Migration] | None = None) -> list[str]:
@@ -68,6 +122,7 @@ def migrate(url: str, migrations: list[Migration] | None = None) -> list[str]:
         conn.execute("select pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
             conn.execute(_BOOKKEEPING)
+            _install_queue_schema(conn)
             rows = conn.execute("select version, checksum from utter.schema_migrations").fetchall()
             done = {version: checksum for version, checksum in rows}
             for migration in migrations:
@@ -104,3 +159,20 @@ def current_level(url: str) -> str | None:
             " order by version desc limit 1"
         ).fetchone()
         return None if row is None else str(row[0])
+
+
+def sync_generation_guard(url: str, max_active: int) -> None:
+    """Keep the schema's one-active-generation index only while the limit is 1.
+
+    The API enforces any limit under a per-user lock; the partial unique index is the
+    database's own backstop for the default limit, and would wrongly refuse a second
+    active generation when an operator allows more."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        if max_active == 1:
+            conn.execute(
+                "create unique index if not exists idx_tasks_generate_one_active_per_user"
+                " on public.tasks (user_id)"
+                " where type = 'generate' and status in ('pending', 'processing')"
+            )
+        else:
+            conn.execute("drop index if exists public.idx_tasks_generate_one_active_per_user")

@@ -35,6 +35,23 @@ def user_claims(user_id: UUID | str, email: str | None = None) -> dict[str, Any]
     return claims
 
 
+QUEUE_SEARCH_PATH = "procrastinate"
+
+
+def queue_connector(url: str, *, max_size: int = 4) -> Any:
+    """The job queue's connector: its own small pool, whose sessions find
+    procrastinate's unqualified names in the private `procrastinate` schema."""
+    from procrastinate import PsycopgConnector
+
+    return PsycopgConnector(
+        conninfo=url,
+        min_size=1,
+        max_size=max_size,
+        kwargs={"options": f"-c search_path={QUEUE_SEARCH_PATH}"},
+        name="utter-queue",
+    )
+
+
 class Database:
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
         self.url = url

@@ -1,0 +1,102 @@
+"""An app and a real worker (the local engine) sharing one data dir and the run's database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.support import audio
+from tests.support.api import ApiUser, sign_up
+from tests.support.server import app_settings
+from utter.app import create_app
+from utter.db import Database
+from utter.engines.local import LocalEngine
+from utter.jobs.worker import run_worker
+from utter.settings import Settings
+
+# Short chunks, so a few sentences make a multi-chunk job.
+CHUNK_CHARS = 120
+
+
+@pytest.fixture(scope="session")
+def local_engine() -> LocalEngine:
+    return LocalEngine(max_chunk_chars=CHUNK_CHARS)
+
+
+@dataclass
+class Studio:
+    app: FastAPI
+    client: httpx.AsyncClient
+    settings: Settings
+    db: Database
+
+    async def user_with_voice(self) -> tuple[ApiUser, str]:
+        user = await sign_up(self.client)
+        response = await self.client.post(
+            "/api/clone",
+            data={"name": "Joe", "language": "English", "transcript": " ".join(audio.SENTENCES)},
+            files={"audio": ("joe.wav", audio.encode(audio.speech(), "wav"))},
+            headers=user.headers,
+        )
+        assert response.status_code == 200, response.text
+        return user, str(response.json()["id"])
+
+    async def generate(self, user: ApiUser, voice_id: str, text: str) -> dict[str, Any]:
+        response = await self.client.post(
+            "/api/generate",
+            json={"voice_id": voice_id, "text": text, "language": "English"},
+            headers=user.headers,
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def task(self, user: ApiUser, task_id: str) -> dict[str, Any]:
+        response = await self.client.get(f"/api/tasks/{task_id}", headers=user.headers)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def wait_for(
+        self, user: ApiUser, task_id: str, *, until: Any = None, within: float = 180
+    ) -> dict[str, Any]:
+        """Poll the task until `until(task)` (default: a terminal status)."""
+        done = until or (lambda t: t["status"] in ("completed", "failed", "cancelled"))
+        deadline = time.monotonic() + within
+        while True:
+            task = await self.task(user, task_id)
+            if done(task):
+                return task
+            assert time.monotonic() < deadline, f"task never got there: {task}"
+            await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def studio(
+    db: Database, database_url: str, tmp_path: Path, local_engine: LocalEngine
+) -> AsyncIterator[Studio]:
+    settings = app_settings(
+        tmp_path / "data",
+        public_url="http://testserver",
+        database_url=database_url,
+        worker_heartbeat_seconds=0.5,
+    )
+    app = create_app(settings, db=db, worker=False)
+    worker = asyncio.create_task(run_worker(settings, database_url, engine=local_engine))
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Studio(app, client, settings, db)
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker

@@ -1,0 +1,221 @@
+"""What a worker does with one job: claim the task, run the engine, store, finish.
+
+The task row decides everything. A job whose task is no longer pending (it was
+cancelled, or another worker has it) does nothing. While the engine runs in a
+thread, a heartbeat records progress every few seconds and learns whether the
+task is still wanted; if not, the engine is told to stop before its next chunk.
+Finishing happens once, under the task's row lock: the finisher that holds it
+stores the audio at its deterministic key and completes the generation and the
+task in the same transaction; any other finisher then finds the task done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+import soundfile as sf
+
+from utter.audio.convert import encode_wav
+from utter.audio.peaks import peaks as compute_peaks
+from utter.db import Database
+from utter.db.queries import tasks, voices
+from utter.engines.base import (
+    Audio,
+    Cancelled,
+    Engine,
+    EngineError,
+    JobControl,
+    Reference,
+    UnsupportedLanguage,
+)
+from utter.storage import Storage
+
+log = logging.getLogger(__name__)
+
+GENERIC_FAILURE = "Generation failed. Please try again."
+
+
+@dataclass
+class WorkerContext:
+    db: Database
+    storage: Storage
+    engine: Engine
+    heartbeat_seconds: float = 2.0
+    cancel_poll_seconds: float = 0.5
+    # One engine call at a time per process: engines hold one model and are not
+    # promised to be thread-safe. More throughput comes from more worker processes.
+    engine_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class JobFailed(Exception):
+    """A failure whose message is meant for the user."""
+
+
+async def run_engine(
+    ctx: WorkerContext, task_id: UUID, call: Callable[[JobControl], Audio]
+) -> Audio:
+    """Run `call` in a thread until it returns. Meanwhile, every `cancel_poll_seconds`
+    look whether the task is still wanted (a cheap read, so a cancel stops the engine
+    before its next chunk), and record liveness and progress when progress moves or
+    `heartbeat_seconds` passed."""
+    stop = threading.Event()
+    progress: list[int | None] = [0, None]
+
+    def on_progress(done: int, total: int) -> None:
+        progress[0], progress[1] = done, total
+
+    control = JobControl(is_cancelled=stop.is_set, on_progress=on_progress)
+
+    def locked_call() -> Audio:
+        with ctx.engine_lock:
+            control.check()
+            return call(control)
+
+    loop = asyncio.get_running_loop()
+    work = asyncio.ensure_future(asyncio.to_thread(locked_call))
+    last_beat = loop.time()
+    written = list(progress)
+    try:
+        while True:
+            done, _ = await asyncio.wait({work}, timeout=ctx.cancel_poll_seconds)
+            # Progress is written as soon as it moves, so the task dock never lags a chunk.
+            beat = (
+                bool(done)
+                or progress != written
+                or loop.time() - last_beat >= ctx.heartbeat_seconds
+            )
+            async with ctx.db.as_service() as conn:
+                if beat:
+                    written = list(progress)
+                    alive = await tasks.heartbeat(conn, task_id, int(written[0] or 0), written[1])
+                    last_beat = loop.time()
+                else:
+                    alive = await tasks.is_processing(conn, task_id)
+            if not alive:
+                stop.set()
+            if done:
+                return work.result()
+    except asyncio.CancelledError:
+        # The worker is shutting down: let the engine stop at its next check.
+        stop.set()
+        raise
+
+
+def _decode_wav(data: bytes) -> Audio:
+    samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=False)
+    if samples.ndim > 1:
+        samples = samples.mean(axis=1)
+    return Audio(np.ascontiguousarray(samples, dtype=np.float32), int(rate))
+
+
+async def store_and_finish_generation(
+    ctx: WorkerContext, task: dict[str, Any], audio: Audio
+) -> bool:
+    """Store the audio at the generation's key and complete it, all under the task's row
+    lock: a second finisher (a requeued task whose first worker was only slow) waits,
+    then finds it completed and leaves the stored audio alone. False when the task was
+    no longer processing (finished by another worker, or cancelled)."""
+    user_id: UUID = task["user_id"]
+    generation_id: UUID = task["generation_id"]
+    key = f"{user_id}/{generation_id}.wav"
+    async with ctx.db.as_service() as conn:
+        locked = await tasks.lock_for_finish(conn, task["id"])
+        if locked is None or locked["status"] != "processing":
+            return False
+        await ctx.storage.put(
+            "generations",
+            key,
+            encode_wav(audio.samples, audio.sample_rate),
+            "audio/wav",
+            owner=user_id,
+        )
+        return await tasks.complete_generation(
+            conn,
+            task_id=task["id"],
+            generation_id=generation_id,
+            audio_object_key=key,
+            duration_seconds=round(audio.duration, 3),
+            peaks=compute_peaks(audio.samples),
+        )
+
+
+async def handle_generate(ctx: WorkerContext, task_id: UUID) -> None:
+    async with ctx.db.as_service() as conn:
+        task = await tasks.claim(conn, task_id)
+        if task is None:
+            log.info("task %s is not pending any more; skipping", task_id)
+            return
+        job = await voices.generation_job(conn, task["generation_id"])
+    try:
+        if job is None:
+            raise JobFailed("The generation was deleted.")
+        if job["voice_id"] is None:
+            raise JobFailed("The voice for this generation was deleted.")
+        if not job["reference_object_key"] or not job["reference_transcript"]:
+            raise JobFailed("Voice has no reference audio.")
+        reference = Reference(
+            voice_id=str(job["voice_id"]),
+            audio=_decode_wav(await ctx.storage.read("references", job["reference_object_key"])),
+            transcript=job["reference_transcript"],
+            language=job["voice_language"],
+        )
+        text, language = job["text"], job["language"]
+        audio = await run_engine(
+            ctx, task_id, lambda control: ctx.engine.generate(text, language, reference, control)
+        )
+        await store_and_finish_generation(ctx, task, audio)
+    except Cancelled:
+        log.info("task %s was cancelled; stopped", task_id)
+    except (JobFailed, UnsupportedLanguage, EngineError) as exc:
+        await _fail(ctx, task_id, str(exc))
+    except Exception:
+        log.exception("generate task %s failed", task_id)
+        await _fail(ctx, task_id, GENERIC_FAILURE)
+
+
+async def handle_design_preview(ctx: WorkerContext, task_id: UUID) -> None:
+    async with ctx.db.as_service() as conn:
+        task = await tasks.claim(conn, task_id)
+    if task is None:
+        return
+    meta = task["metadata"] or {}
+    text, instruct = str(meta.get("text") or ""), str(meta.get("instruct") or "")
+    language = str(meta.get("language") or "English")
+    try:
+        if not text.strip() or not instruct.strip():
+            raise JobFailed("Invalid design preview task metadata.")
+        audio = await run_engine(
+            ctx, task_id, lambda control: ctx.engine.design(text, language, instruct, control)
+        )
+        key = f"{task['user_id']}/preview_{task_id}.wav"
+        async with ctx.db.as_service() as conn:
+            locked = await tasks.lock_for_finish(conn, task_id)
+            if locked is not None and locked["status"] == "processing":
+                await ctx.storage.put(
+                    "references",
+                    key,
+                    encode_wav(audio.samples, audio.sample_rate),
+                    "audio/wav",
+                    owner=task["user_id"],
+                )
+                await tasks.complete_design(conn, task_id=task_id, object_key=key)
+    except Cancelled:
+        log.info("design task %s was cancelled; stopped", task_id)
+    except (JobFailed, UnsupportedLanguage, EngineError) as exc:
+        await _fail(ctx, task_id, str(exc))
+    except Exception:
+        log.exception("design task %s failed", task_id)
+        await _fail(ctx, task_id, "Voice design failed. Please try again.")
+
+
+async def _fail(ctx: WorkerContext, task_id: UUID, message: str) -> None:
+    async with ctx.db.as_service() as conn:
+        await tasks.fail(conn, task_id, message)

@@ -1,0 +1,44 @@
+"""The job queue: procrastinate on the same Postgres, one queue for speech work.
+
+The API defers jobs inside the transaction that creates their task (so a crash
+never leaves a task without its job or a job without its task); workers pull
+them. A job carries only the task id: the `tasks` row is the truth about what
+to do and whether it is still wanted.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import procrastinate
+
+from utter.db.pool import QUEUE_SEARCH_PATH, Connection, queue_connector
+
+QUEUE = "speech"
+GENERATE = "utter.generate"
+DESIGN_PREVIEW = "utter.design_preview"
+TASK_FOR_TYPE = {"generate": GENERATE, "design_preview": DESIGN_PREVIEW}
+
+
+def create_queue(database_url: str, *, max_connections: int = 4) -> procrastinate.App:
+    """A procrastinate app bound to the database; workers register handlers on it."""
+    return procrastinate.App(connector=queue_connector(database_url, max_size=max_connections))
+
+
+async def defer(queue: procrastinate.App, conn: Connection, task_type: str, task_id: UUID) -> int:
+    """Queue the job for `task_id` on `conn`, inside the caller's transaction."""
+    cur = await conn.execute("select current_setting('search_path') as path")
+    row = await cur.fetchone()
+    previous = row["path"] if row else "public"
+    await conn.execute(
+        "select set_config('search_path', %s, true)", (f"{QUEUE_SEARCH_PATH}, {previous}",)
+    )
+    job_id = await queue.configure_task(
+        name=TASK_FOR_TYPE[task_type],
+        queue=QUEUE,
+        # One waiting job per task, whoever queues it (the API or a sweeper's retry).
+        queueing_lock=str(task_id),
+        connection=conn,
+    ).defer_async(task_id=str(task_id))
+    await conn.execute("select set_config('search_path', %s, true)", (previous,))
+    return job_id

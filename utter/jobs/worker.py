@@ -1,0 +1,119 @@
+"""A worker process (or the worker inside `utter serve`): pull jobs, run them, sweep.
+
+`run_worker` opens its own database pool, storage and engine, registers the
+job handlers on a procrastinate app, and runs procrastinate's worker beside a
+sweeper loop until it is cancelled. Any number of workers, on any machines,
+may share one database and one storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from typing import Any
+from uuid import UUID
+
+import procrastinate
+
+from utter.db import Database
+from utter.engines import create_engine
+from utter.engines.base import Engine
+from utter.jobs.handlers import WorkerContext, handle_design_preview, handle_generate
+from utter.jobs.queue import DESIGN_PREVIEW, GENERATE, QUEUE, create_queue
+from utter.jobs.sweeper import SweepPolicy, sweep
+from utter.settings import Settings
+from utter.storage import Storage, create_storage
+
+log = logging.getLogger(__name__)
+
+
+def register_handlers(queue: procrastinate.App) -> None:
+    """Bind the task names to their handlers; the context comes from the worker."""
+
+    async def generate(context: procrastinate.JobContext, task_id: str) -> None:
+        await handle_generate(_ctx(context), UUID(task_id))
+
+    async def design_preview(context: procrastinate.JobContext, task_id: str) -> None:
+        await handle_design_preview(_ctx(context), UUID(task_id))
+
+    # Retries are ours (the sweeper requeues tasks whose worker died), not procrastinate's:
+    # an engine error is not cured by running the same input again.
+    queue.task(name=GENERATE, queue=QUEUE, pass_context=True)(generate)
+    queue.task(name=DESIGN_PREVIEW, queue=QUEUE, pass_context=True)(design_preview)
+
+
+def _ctx(context: procrastinate.JobContext) -> WorkerContext:
+    extra: dict[str, Any] = context.additional_context or {}
+    ctx = extra["utter"]
+    assert isinstance(ctx, WorkerContext)
+    return ctx
+
+
+def sweep_policy(settings: Settings) -> SweepPolicy:
+    return SweepPolicy(
+        stale_after_seconds=settings.task_stale_seconds,
+        max_attempts=settings.task_max_attempts,
+        pending_timeout_seconds=settings.task_pending_timeout_seconds,
+        preview_ttl_hours=settings.design_preview_ttl_hours,
+    )
+
+
+async def sweep_forever(
+    db: Database, queue: procrastinate.App, storage: Storage, settings: Settings
+) -> None:
+    policy = sweep_policy(settings)
+    while True:
+        try:
+            await sweep(db, queue, storage, policy)
+        except Exception:
+            log.exception("sweep failed; trying again later")
+        await asyncio.sleep(settings.sweep_interval_seconds)
+
+
+async def run_worker(
+    settings: Settings,
+    database_url: str,
+    *,
+    concurrency: int | None = None,
+    engine: Engine | None = None,
+    name: str | None = None,
+) -> None:
+    """Run until cancelled. `engine` overrides the configured one (tests pass their own)."""
+    db = Database(database_url, min_size=1, max_size=4)
+    queue = create_queue(database_url)
+    register_handlers(queue)
+    owns_engine = engine is None
+    engine = engine or create_engine(settings)
+    worker_name = name or f"{socket.gethostname()}-{id(queue):x}"
+    async with db:
+        storage = create_storage(settings, db)
+        ctx = WorkerContext(
+            db=db,
+            storage=storage,
+            engine=engine,
+            heartbeat_seconds=settings.worker_heartbeat_seconds,
+        )
+        async with queue.open_async():
+            sweeper = asyncio.create_task(sweep_forever(db, queue, storage, settings))
+            log.info("worker %s ready (engine %s)", worker_name, engine.capabilities().name)
+            try:
+                await queue.run_worker_async(
+                    queues=[QUEUE],
+                    concurrency=concurrency or settings.worker_concurrency,
+                    name=worker_name,
+                    install_signal_handlers=False,
+                    additional_context={"utter": ctx},
+                    update_heartbeat_interval=settings.worker_heartbeat_seconds,
+                    stalled_worker_timeout=settings.task_stale_seconds,
+                    # Waiting jobs are picked up at once through LISTEN/NOTIFY; the
+                    # polling interval is only the fallback.
+                    fetch_job_polling_interval=2.0,
+                )
+            finally:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+                if owns_engine:
+                    engine.close()
