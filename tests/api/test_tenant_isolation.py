@@ -28,6 +28,7 @@ import httpx
 from fastapi import APIRouter, FastAPI
 
 from tests.support.api import ApiUser, sign_up
+from tests.support.objects import make_generation, make_task, make_voice
 from utter.api.deps import CurrentUser, DatabaseDep
 from utter.db import Database
 from utter.errors import ApiError, install_error_handlers, not_found
@@ -43,7 +44,32 @@ class Case:
 
 Route = tuple[str, str]  # (METHOD, path template as in /openapi.json)
 
-CASES: dict[Route, Case] = {}
+
+async def _voice(client: httpx.AsyncClient, db: Database, owner: ApiUser) -> dict[str, str]:
+    return {"voice_id": str(await make_voice(db, owner.id))}
+
+
+async def _generation(client: httpx.AsyncClient, db: Database, owner: ApiUser) -> dict[str, str]:
+    voice = await make_voice(db, owner.id)
+    return {"generation_id": str(await make_generation(db, owner.id, voice))}
+
+
+async def _task(client: httpx.AsyncClient, db: Database, owner: ApiUser) -> dict[str, str]:
+    return {"task_id": str(await make_task(db, owner.id))}
+
+
+CASES: dict[Route, Case] = {
+    ("GET", "/api/voices/{voice_id}"): Case(_voice),
+    ("PATCH", "/api/voices/{voice_id}"): Case(_voice, json={"name": "Renamed"}),
+    ("DELETE", "/api/voices/{voice_id}"): Case(_voice),
+    ("GET", "/api/voices/{voice_id}/preview"): Case(_voice),
+    ("GET", "/api/tasks/{task_id}"): Case(_task),
+    ("POST", "/api/tasks/{task_id}/cancel"): Case(_task),
+    ("DELETE", "/api/tasks/{task_id}"): Case(_task),
+    ("GET", "/api/generations/{generation_id}/audio"): Case(_generation),
+    ("DELETE", "/api/generations/{generation_id}"): Case(_generation),
+    ("POST", "/api/generations/{generation_id}/regenerate"): Case(_generation),
+}
 
 NOT_USER_OBJECTS: dict[Route, str] = {
     ("GET", "/storage/v1/object/sign/{bucket}/{key}"): (
@@ -191,3 +217,19 @@ async def test_the_check_passes_an_isolated_route_and_fails_leaky_ones(
 
         hollow = await isolation_failure(client, db, isolated, Case(nothing))
         assert hollow is not None and "owner got 404" in hollow
+
+
+async def test_a_malformed_id_is_a_404_on_every_route(client: httpx.AsyncClient) -> None:
+    """§9.1.12: the original answered 500 for an id that is not a UUID."""
+    user = await sign_up(client)
+    for (method, template), case in sorted(CASES.items()):
+        params = {name: "not-a-uuid" for name in _placeholders(template)}
+        response = await client.request(
+            method, template.format(**params), headers=user.headers, json=case.json
+        )
+        assert response.status_code == 404, (method, template, response.text)
+        assert isinstance(response.json()["detail"], str)
+
+
+def _placeholders(template: str) -> list[str]:
+    return [part[1:-1] for part in template.split("/") if part.startswith("{")]

@@ -1,12 +1,26 @@
-"""Dependencies shared by the routers: the settings and the database of this app."""
+"""Dependencies shared by the routers: the settings, the database, and who is asking.
+
+A route that needs a signed-in user takes `user: CurrentUser` and then reads through
+`db.as_user(user.id)`, so row-level security scopes every query to that user:
+
+* no `Authorization` header → 401 `Missing authorization header`;
+* a header whose token is malformed, forged, expired, for another audience, or whose
+  session was ended by logout → 401 `Invalid or expired token`.
+
+`OptionalUser` is None in both cases instead (GET /api/me answers `signed_in: false`).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from utter.auth.models import AuthUser
+from utter.auth.setup import Auth
 from utter.db import Database
+from utter.errors import ApiError
 from utter.settings import Settings
 
 
@@ -20,5 +34,32 @@ def get_db(request: Request) -> Database:
     return db
 
 
+# Declared so /openapi.json and /docs show which routes take a bearer token; the header is
+# read below, as the spec's messages need (HTTPBearer cannot tell "missing" from "bad").
+_bearer = HTTPBearer(auto_error=False, description="An access token from /auth/v1.")
+_BearerDoc = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def optional_user(request: Request, _doc: _BearerDoc) -> AuthUser | None:
+    header = request.headers.get("authorization", "").strip()
+    if not header:
+        return None
+    auth: Auth = request.app.state.auth
+    return await auth.user_for(header)
+
+
+async def current_user(request: Request, _doc: _BearerDoc) -> AuthUser:
+    header = request.headers.get("authorization", "").strip()
+    if not header:
+        raise ApiError(401, "Missing authorization header")
+    auth: Auth = request.app.state.auth
+    user = await auth.user_for(header)
+    if user is None:
+        raise ApiError(401, "Invalid or expired token")
+    return user
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
+CurrentUser = Annotated[AuthUser, Depends(current_user)]
+OptionalUser = Annotated[AuthUser | None, Depends(optional_user)]

@@ -1,0 +1,169 @@
+"""Generation and design: POST /api/generate, the design preview and saving a designed voice."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from starlette.datastructures import UploadFile as StarletteUploadFile
+
+from utter.api.context import BaseUrl, StudioDep
+from utter.api.deps import CurrentUser, DatabaseDep
+from utter.api.forms import Body, Text
+from utter.audio.measure import ReferenceReport
+from utter.errors import ApiError
+from utter.services import design as design_service
+from utter.services.generate import submit_design_preview, submit_generation
+
+router = APIRouter(tags=["generation"])
+
+
+class GenerateIn(Body):
+    voice_id: Text = None
+    text: Text = None
+    language: Text = None
+
+
+class GenerateOut(BaseModel):
+    task_id: UUID
+    status: str
+    is_long_running: bool
+    estimated_duration_minutes: float
+    generation_id: UUID
+
+
+class DesignPreviewIn(Body):
+    text: Text = None
+    language: Text = None
+    instruct: Text = None
+
+
+class DesignPreviewOut(BaseModel):
+    task_id: UUID
+    status: str
+
+
+class DesignSaveIn(Body):
+    task_id: Text = None
+    name: Text = None
+
+
+class DesignedVoiceOut(BaseModel):
+    id: UUID
+    name: str
+    description: str | None
+    language: str
+    source: str
+    preview_url: str
+    report: ReferenceReport | None
+
+
+@router.post("/generate")
+async def generate(
+    body: GenerateIn, user: CurrentUser, db: DatabaseDep, studio: StudioDep
+) -> GenerateOut:
+    """Queue speech in a saved voice; poll GET /api/tasks/{task_id} for progress."""
+    out = await submit_generation(
+        db,
+        studio.queue,
+        user_id=user.id,
+        voice_id_raw=body.voice_id,
+        text=body.text,
+        language=body.language,
+        rules=studio.generation_rules,
+    )
+    return GenerateOut(**out)
+
+
+@router.post("/voices/design/preview")
+async def design_preview(
+    body: DesignPreviewIn, user: CurrentUser, db: DatabaseDep, studio: StudioDep
+) -> DesignPreviewOut:
+    """Queue a preview clip of a voice described in words."""
+    out = await submit_design_preview(
+        db,
+        studio.queue,
+        user_id=user.id,
+        text=body.text,
+        language=body.language,
+        instruct=body.instruct,
+        rules=studio.generation_rules,
+    )
+    return DesignPreviewOut(**out)
+
+
+async def _multipart_save(
+    request: Request, user_id: UUID, db: DatabaseDep, studio: StudioDep, base_url: str
+) -> dict[str, Any]:
+    try:
+        form = await request.form(max_part_size=studio.clone_rules.limits.max_bytes + 1)
+    except Exception:
+        raise ApiError(400, "Invalid form data.") from None
+
+    def field(name: str) -> str | None:
+        value = form.get(name)
+        return value.strip() or None if isinstance(value, str) else None
+
+    upload = form.get("audio")
+    audio = await upload.read() if isinstance(upload, StarletteUploadFile) else None
+    return await design_service.save_from_upload(
+        db,
+        studio.storage,
+        user_id=user_id,
+        name=field("name"),
+        text=field("text"),
+        language=field("language"),
+        instruct=field("instruct"),
+        audio=audio,
+        rules=studio.clone_rules,
+        base_url=base_url,
+    )
+
+
+@router.post(
+    "/voices/design",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": DesignSaveIn.model_json_schema()},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "text": {"type": "string"},
+                            "language": {"type": "string"},
+                            "instruct": {"type": "string"},
+                            "audio": {"type": "string", "format": "binary"},
+                        },
+                    }
+                },
+            }
+        }
+    },
+)
+async def design_save(
+    request: Request, user: CurrentUser, db: DatabaseDep, studio: StudioDep, base_url: BaseUrl
+) -> DesignedVoiceOut:
+    """Save a designed voice: JSON `{task_id, name}` from a finished preview (preferred), or
+    the original's multipart form (`name, text, language, instruct, audio`)."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        out = await _multipart_save(request, user.id, db, studio, base_url)
+    else:
+        try:
+            body = DesignSaveIn.model_validate_json(await request.body() or b"null")
+        except ValueError:
+            raise ApiError(400, "Invalid JSON body") from None
+        out = await design_service.save_from_task(
+            db,
+            studio.storage,
+            user_id=user.id,
+            task_id_raw=body.task_id,
+            name=body.name,
+            rules=studio.clone_rules,
+            base_url=base_url,
+        )
+    return DesignedVoiceOut(**out)

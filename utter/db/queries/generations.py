@@ -1,0 +1,54 @@
+"""Generations: the history a user sees (under RLS) and deletion."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from utter.db.pool import Connection
+from utter.db.queries.voices import like_pattern
+
+Row = dict[str, Any]
+
+
+async def list_page(
+    conn: Connection, *, search: str | None, status: str | None, limit: int, offset: int
+) -> tuple[list[Row], int]:
+    """One page of the caller's generations (RLS scopes them) with their voice's name."""
+    where = ["true"]
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    if search:
+        where.append("g.text ilike %(pattern)s escape '\\'")
+        params["pattern"] = like_pattern(search)
+    if status:
+        where.append("g.status = %(status)s")
+        params["status"] = status
+    condition = " and ".join(where)
+    cur = await conn.execute(
+        "select g.*, v.name as voice_name, count(*) over () as total"
+        " from public.generations g left join public.voices v on v.id = g.voice_id"
+        f" where {condition} order by g.created_at desc, g.id desc"
+        " limit %(limit)s offset %(offset)s".encode(),
+        params,
+    )
+    rows = await cur.fetchall()
+    if rows:
+        return [{k: v for k, v in r.items() if k != "total"} for r in rows], int(rows[0]["total"])
+    cur = await conn.execute(
+        f"select count(*) as total from public.generations g where {condition}".encode(), params
+    )
+    row = await cur.fetchone()
+    return [], int(row["total"]) if row else 0
+
+
+async def get(conn: Connection, generation_id: UUID) -> Row | None:
+    cur = await conn.execute("select * from public.generations where id = %s", (generation_id,))
+    return await cur.fetchone()
+
+
+async def delete(conn: Connection, generation_id: UUID, user_id: UUID) -> bool:
+    cur = await conn.execute(
+        "delete from public.generations where id = %s and user_id = %s returning id",
+        (generation_id, user_id),
+    )
+    return await cur.fetchone() is not None

@@ -1,0 +1,146 @@
+"""Voices: the library a user sees (under RLS) and the server's writes (service role)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from utter.db.pool import Connection
+
+Row = dict[str, Any]
+
+LIST_COLUMNS = (
+    "id, name, reference_transcript, language, source, description, created_at,"
+    " duration_seconds, reference_report"
+)
+
+
+def like_pattern(search: str) -> str:
+    """A case-insensitive substring pattern with LIKE's wildcards taken literally (§9.1.12)."""
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def list_page(
+    conn: Connection, *, search: str | None, source: str | None, limit: int, offset: int
+) -> tuple[list[Row], int]:
+    """One page of the caller's voices (RLS scopes them), newest first, and the total."""
+    where = ["true"]
+    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    if search:
+        where.append("name ilike %(pattern)s escape '\\'")
+        params["pattern"] = like_pattern(search)
+    if source:
+        where.append("source = %(source)s")
+        params["source"] = source
+    condition = " and ".join(where)
+    cur = await conn.execute(
+        f"select {LIST_COLUMNS}, count(*) over () as total from public.voices"
+        f" where {condition} order by created_at desc, id desc"
+        " limit %(limit)s offset %(offset)s".encode(),
+        params,
+    )
+    rows = await cur.fetchall()
+    if rows:
+        return [{k: v for k, v in r.items() if k != "total"} for r in rows], int(rows[0]["total"])
+    # An empty page past the end still needs the total.
+    cur = await conn.execute(
+        f"select count(*) as total from public.voices where {condition}".encode(), params
+    )
+    row = await cur.fetchone()
+    return [], int(row["total"]) if row else 0
+
+
+async def get(conn: Connection, voice_id: UUID) -> Row | None:
+    cur = await conn.execute("select * from public.voices where id = %s", (voice_id,))
+    return await cur.fetchone()
+
+
+async def get_owned(conn: Connection, voice_id: UUID, user_id: UUID) -> Row | None:
+    cur = await conn.execute(
+        "select * from public.voices where id = %s and user_id = %s", (voice_id, user_id)
+    )
+    return await cur.fetchone()
+
+
+async def insert(
+    conn: Connection,
+    *,
+    voice_id: UUID,
+    user_id: UUID,
+    name: str,
+    language: str,
+    source: str,
+    transcript: str,
+    description: str | None,
+    reference_object_key: str,
+    original_object_key: str | None,
+    duration_seconds: float,
+    report: dict[str, Any] | None,
+) -> Row:
+    cur = await conn.execute(
+        """
+        insert into public.voices (id, user_id, name, language, source, reference_transcript,
+                                   description, reference_object_key, original_object_key,
+                                   duration_seconds, reference_report)
+        values (%(id)s, %(user_id)s, %(name)s, %(language)s, %(source)s, %(transcript)s,
+                %(description)s, %(ref)s, %(orig)s, %(duration)s, %(report)s)
+        returning *
+        """,
+        {
+            "id": voice_id,
+            "user_id": user_id,
+            "name": name,
+            "language": language,
+            "source": source,
+            "transcript": transcript,
+            "description": description,
+            "ref": reference_object_key,
+            "orig": original_object_key,
+            "duration": duration_seconds,
+            "report": Jsonb(report) if report is not None else None,
+        },
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def update(
+    conn: Connection, voice_id: UUID, user_id: UUID, changes: dict[str, Any]
+) -> Row | None:
+    allowed = {"name", "description"}
+    assert changes and set(changes) <= allowed
+    assignments = ", ".join(f"{column} = %({column})s" for column in sorted(changes))
+    cur = await conn.execute(
+        f"update public.voices set {assignments} where id = %(id)s and user_id = %(user_id)s"
+        " returning *".encode(),
+        {**changes, "id": voice_id, "user_id": user_id},
+    )
+    return await cur.fetchone()
+
+
+async def delete(conn: Connection, voice_id: UUID, user_id: UUID) -> bool:
+    cur = await conn.execute(
+        "delete from public.voices where id = %s and user_id = %s returning id", (voice_id, user_id)
+    )
+    return await cur.fetchone() is not None
+
+
+async def generation_job(conn: Connection, generation_id: UUID | None) -> Row | None:
+    """What a worker needs to speak a generation: its text and its voice's reference."""
+    if generation_id is None:
+        return None
+    cur = await conn.execute(
+        """
+        select g.id, g.user_id, g.text, g.language, g.voice_id,
+               v.reference_object_key, v.reference_transcript, v.language as voice_language
+          from public.generations g
+          left join public.voices v on v.id = g.voice_id
+         where g.id = %s
+        """,
+        (generation_id,),
+    )
+    return await cur.fetchone()
