@@ -10,3 +10,6 @@ test:
 
 lint:
 	@bash scripts/test.sh --lint-only
+
+screenshots:
+	@$(VENV)/bin/python scripts/screenshots.py
