@@ -27,9 +27,12 @@ stamp="$VENV/.utter-test-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "Installing Utter with its test dependencies into $VENV…"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -e '.[dev]'
+  "$VENV/bin/python" -m pip install --quiet -e '.[dev,qwen,modal]'
   touch "$stamp"
 fi
+# PyPI's torchaudio (pulled by qwen-tts) is a CUDA build whose native libraries cannot load
+# on a CPU-only machine; the script strips them there only, so `import qwen_tts` works.
+"$VENV/bin/python" scripts/fix_torchaudio_cpu.py
 
 echo "== ruff"
 "$VENV/bin/ruff" check .

@@ -6,9 +6,13 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.support.postgres import create_database
+from tests.support.server import app_settings, serve
+from utter.app import create_app
 from utter.db import Database
 from utter.db.embedded import EmbeddedPostgres
 from utter.db.migrate import migrate
@@ -41,3 +45,28 @@ def database_url(pg_server_url: str) -> str:
 async def db(database_url: str) -> AsyncIterator[Database]:
     async with Database(database_url, min_size=1, max_size=8) as database:
         yield database
+
+
+@pytest.fixture
+def app(db: Database, tmp_path: Path) -> FastAPI:
+    """Utter on embedded defaults, sharing the run's pool, with a private data dir."""
+    return create_app(app_settings(tmp_path / "data", public_url="http://testserver"), db=db)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client that calls `app` in-process (no server, no lifespan)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Utter served by uvicorn on a free port (its own pool and event loop, in a thread);
+    yields its base URL. For real HTTP clients: the Supabase client, browsers."""
+    data_dir = tmp_path_factory.mktemp("live-server")
+    with serve(
+        lambda url: app_settings(data_dir, database_url=database_url, public_url=url)
+    ) as url:
+        yield url

@@ -47,7 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from utter.app import create_app
-    from utter.db.migrate import migrate
+    from utter.db.migrate import migrate, sync_generation_guard
     from utter.runtime import AlreadyRunning, owned_data_dir
 
     settings = _settings_with(args)
@@ -58,6 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             applied = migrate(database_url)
             if applied:
                 log.info("applied migrations: %s", ", ".join(applied))
+            sync_generation_guard(database_url, settings.max_active_generations)
             app = create_app(settings.model_copy(update={"database_url": database_url}))
             lock.describe(url=url)
 
@@ -107,6 +108,53 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    import asyncio
+    import contextlib
+
+    from utter.db.migrate import migrate
+    from utter.jobs.worker import run_worker
+    from utter.runtime import database_url
+
+    settings = _settings_with(args)
+    if args.engine:
+        settings = settings.model_copy(update={"engine": args.engine})
+    _configure_logging(settings)
+    with database_url(settings) as url:
+        migrate(url)
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            work = asyncio.create_task(run_worker(settings, url, concurrency=args.concurrency))
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, work.cancel)
+            print(f"Utter worker running (engine {settings.engine}); Ctrl-C to stop.", flush=True)
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+
+        asyncio.run(main())
+    print("Utter worker stopped.", flush=True)
+    return 0
+
+
+def cmd_mail(args: argparse.Namespace) -> int:
+    from utter.auth.mailer import format_mail, outbox_dir, read_outbox
+
+    settings = _settings_with(args)
+    directory = outbox_dir(settings)
+    messages = read_outbox(directory, to=args.to)
+    if args.last > 0:
+        messages = messages[-args.last :]
+    if settings.smtp_host:
+        print(f"Mail is sent through {settings.smtp_host}; the outbox keeps none of it.")
+    if not messages:
+        print(f"No mail in {directory}.")
+        return 0
+    for message in messages:
+        print(format_mail(message))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="utter", description="Utter, a self-hostable voice studio."
@@ -125,6 +173,26 @@ def build_parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="apply pending database migrations")
     data_dir_flag(mig)
     mig.set_defaults(func=cmd_migrate)
+
+    worker = sub.add_parser(
+        "worker", help="run a job worker against DATABASE_URL (or this data dir's database)"
+    )
+    worker.add_argument("--engine", choices=["local", "qwen", "modal"], help="engine to run")
+    worker.add_argument(
+        "--concurrency", type=int, help="jobs at once (default: $UTTER_WORKER_CONCURRENCY)"
+    )
+    data_dir_flag(worker)
+    worker.set_defaults(func=cmd_worker)
+
+    mail = sub.add_parser(
+        "mail", help="print the sign-in links and codes kept in the outbox (no SMTP server)"
+    )
+    mail.add_argument("--to", help="only mail to this address")
+    mail.add_argument(
+        "--last", type=int, default=10, help="how many of the newest to print (0: all)"
+    )
+    data_dir_flag(mail)
+    mail.set_defaults(func=cmd_mail)
     return parser
 
 

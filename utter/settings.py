@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +43,280 @@ class Settings(BaseSettings):
         "Default: http://HOST:PORT.",
     )
 
+    # Engines ---------------------------------------------------------------------
+    engine: Literal["local", "qwen", "modal"] = Field(
+        default="local",
+        description="The TTS engine workers run: `local` (CPU, offline, Piper + WORLD), "
+        "`qwen` (Qwen3-TTS on this machine, extra `[qwen]`) or `modal` (Qwen3-TTS on "
+        "Modal, extra `[modal]`).",
+    )
+
+    # Jobs ------------------------------------------------------------------------
+    serve_worker: bool = Field(
+        default=True,
+        description="Run a worker inside `utter serve`. Turn off when `utter worker` processes "
+        "on other machines do the work.",
+    )
+    worker_concurrency: int = Field(
+        default=1, ge=1, description="Jobs one worker process runs at once."
+    )
+    worker_heartbeat_seconds: float = Field(
+        default=2.0, gt=0, description="How often a running job reports progress and liveness."
+    )
+    task_stale_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A processing task whose worker has not reported for this long is "
+        "requeued (or failed when out of attempts).",
+    )
+    task_max_attempts: int = Field(
+        default=2, ge=1, description="Times a task is tried when its worker dies mid-job."
+    )
+    task_pending_timeout_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="A task no worker picked up within this time is failed.",
+    )
+    sweep_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often workers look for stuck tasks."
+    )
+    design_preview_ttl_hours: float = Field(
+        default=24.0, gt=0, description="Unsaved design previews are deleted after this long."
+    )
+    max_active_generations: int = Field(
+        default=1,
+        ge=1,
+        description="Generate tasks one user may have pending or processing at once.",
+    )
+
+    # Object storage ----------------------------------------------------------------
+    storage_backend: Literal["local", "s3"] = Field(
+        default="local",
+        description="`local`: files under STORAGE_DIR, served by signed URLs at /storage/v1. "
+        "`s3`: any S3-compatible store, with presigned URLs.",
+    )
+    storage_dir: Path | None = Field(
+        default=None,
+        description="Where the local backend keeps objects. Default: DATA_DIR/storage.",
+    )
+    storage_signing_secret: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="Key that signs local storage URLs (32+ characters). Unset: generated once "
+        "in DATA_DIR/keys/storage_secret. Replicas must share one.",
+    )
+    signed_url_expiry: int = Field(
+        default=3600, ge=1, description="Lifetime of a signed download URL, in seconds."
+    )
+    signed_upload_expiry: int = Field(
+        default=7200, ge=1, description="Lifetime of a signed upload URL, in seconds."
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="S3 endpoint (MinIO, R2, Supabase Storage's S3 endpoint…). Unset: AWS S3.",
+    )
+    s3_region: str = Field(
+        default="us-east-1", description="S3 region that requests are signed for."
+    )
+    s3_access_key_id: str | None = Field(
+        default=None, description="S3 access key id. Unset: boto3's usual credential chain."
+    )
+    s3_secret_access_key: SecretStr | None = Field(default=None, description="S3 secret key.")
+    s3_bucket_references: str = Field(
+        default="utter-references", description="S3 bucket that holds the `references` objects."
+    )
+    s3_bucket_generations: str = Field(
+        default="utter-generations", description="S3 bucket that holds the `generations` objects."
+    )
+    s3_path_style: bool = Field(
+        default=False,
+        description="Address buckets as ENDPOINT/BUCKET/KEY instead of BUCKET.ENDPOINT/KEY "
+        "(MinIO and most self-hosted stores need this).",
+    )
+
+    # Reference audio and transcription -------------------------------------------
+    reference_min_seconds: float = Field(
+        default=3.0, gt=0, description="Shortest reference recording accepted, in seconds."
+    )
+    reference_max_seconds: float = Field(
+        default=300.0, gt=0, description="Longest reference recording accepted, in seconds."
+    )
+    transcription_provider: Literal["offline", "mistral", "openai", "none"] = Field(
+        default="offline",
+        description="Who transcribes recordings: `offline` (English, pocketsphinx, on this "
+        "machine), `mistral` (Voxtral), `openai` (any OpenAI-compatible "
+        "/v1/audio/transcriptions) or `none` (transcription off).",
+    )
+    transcription_api_key: SecretStr | None = Field(
+        default=None,
+        description="Bearer key for the remote transcription provider. `mistral` is off "
+        "without one.",
+    )
+    transcription_base_url: str | None = Field(
+        default=None,
+        description="Server root of the remote provider (`/v1/audio/transcriptions` is "
+        "appended). Default: https://api.mistral.ai or https://api.openai.com.",
+    )
+    transcription_model: str | None = Field(
+        default=None,
+        description="Model name sent to the remote provider. Default: voxtral-mini-2602 "
+        "(mistral), whisper-1 (openai).",
+    )
+    transcription_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="Longest wait for a remote transcription."
+    )
+
+    # Qwen3-TTS engines (qwen, modal) ---------------------------------------------
+    qwen_model_dir: Path | None = Field(
+        default=None,
+        description="`qwen` engine: local Qwen3-TTS Base checkpoint directory (0.6B or 1.7B) "
+        "used for cloning. Required by that engine; weights are never fetched from a hub.",
+    )
+    qwen_design_model_dir: Path | None = Field(
+        default=None,
+        description="`qwen` engine: local Qwen3-TTS 1.7B VoiceDesign checkpoint directory. "
+        "Unset: voice design is off.",
+    )
+    qwen_device: str = Field(
+        default="auto",
+        description="`qwen` engine: torch device (`cuda:0`, `cpu`, …); `auto` picks CUDA "
+        "when available. bfloat16 on CUDA, float32 on CPU.",
+    )
+    qwen_max_chunk_chars: int = Field(
+        default=400,
+        ge=50,
+        description="`qwen` and `modal` engines: longest text chunk spoken in one go; "
+        "longer text is split at sentence ends.",
+    )
+    qwen_batch_size: int = Field(
+        default=4,
+        ge=1,
+        description="`qwen` and `modal` engines: chunks generated together in one model "
+        "call. Cancelling and progress act between batches.",
+    )
+    qwen_max_new_tokens: int = Field(
+        default=2048,
+        ge=16,
+        description="`qwen` and `modal` engines: most codec tokens per chunk (12.5 a second "
+        "of audio); fewer are asked for when the text is short.",
+    )
+    modal_app_name: str = Field(
+        default="utter-qwen3-tts",
+        description="`modal` engine: name of the deployed Modal app (modal_app/app.py).",
+    )
+    modal_clone_class: str = Field(
+        default="QwenClone", description="`modal` engine: the app's class that clones."
+    )
+    modal_design_class: str = Field(
+        default="QwenDesign", description="`modal` engine: the app's class that designs."
+    )
+    modal_environment: str | None = Field(
+        default=None,
+        description="`modal` engine: Modal environment the app is deployed in. Unset: the "
+        "profile's default.",
+    )
+    modal_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="`modal` engine: longest wait for a result between cancellation checks.",
+    )
+    modal_call_timeout_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        description="`modal` engine: a remote call still unfinished after this long is "
+        "cancelled and the job fails.",
+    )
+
+    # Accounts and auth -------------------------------------------------------------
+    auth_mode: Literal["builtin", "external"] = Field(
+        default="builtin",
+        description="`builtin`: Utter serves Supabase-compatible auth at /auth/v1. `external`: "
+        "a hosted Supabase Auth issues the tokens (set a JWKS URL or a shared secret) and "
+        "/auth/v1 is not mounted.",
+    )
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="HS256 key that signs access tokens (32+ characters). Unset: generated "
+        "once in DATA_DIR/keys/jwt_secret. Replicas must share one.",
+    )
+    jwt_expiry: int = Field(
+        default=3600, ge=30, description="Lifetime of an access token, in seconds."
+    )
+    auth_email_confirmation: bool = Field(
+        default=False,
+        description="New accounts must confirm their email before signing in with a password "
+        "(and email changes must be confirmed from the new address).",
+    )
+    auth_password_min_length: int = Field(
+        default=6, ge=6, le=72, description="Shortest password accepted."
+    )
+    auth_redirect_allow_list: str = Field(
+        default="",
+        description="Comma list of URL patterns (`*` wildcards) that `redirect_to` may name, "
+        "besides PUBLIC_URL's own origin.",
+    )
+    auth_otp_expiry: int = Field(
+        default=3600, ge=60, description="Lifetime of emailed links and codes, in seconds."
+    )
+    auth_refresh_reuse_interval: int = Field(
+        default=10,
+        ge=0,
+        description="Seconds a just-rotated refresh token may still be used (concurrent "
+        "refreshes); later reuse revokes the session.",
+    )
+    auth_rate_limit_window: int = Field(
+        default=300, ge=1, description="Length of a rate-limit window, in seconds."
+    )
+    auth_rate_limit_per_ip: int = Field(
+        default=30,
+        ge=1,
+        description="Sign-ups, password sign-ins, OTP, recover and verify requests each "
+        "allowed per client IP per window.",
+    )
+    auth_rate_limit_per_email: int = Field(
+        default=10,
+        ge=1,
+        description="The same requests allowed per email address per window.",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server for auth mail. Unset: links go to the log and to "
+        "DATA_DIR/outbox (`utter mail` prints them).",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port.")
+    smtp_user: str | None = Field(default=None, description="SMTP user name, if any.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password, if any.")
+    smtp_sender: str = Field(
+        default="Utter <noreply@localhost>", description="From address of auth mail."
+    )
+    smtp_tls: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="`starttls` (upgrade after connecting), `tls` (implicit TLS, port 465) "
+        "or `none`.",
+    )
+    external_auth_jwks_url: str | None = Field(
+        default=None,
+        description="External mode: JWKS URL of the hosted Supabase Auth "
+        "(https://<ref>.supabase.co/auth/v1/.well-known/jwks.json); asymmetric keys.",
+    )
+    external_auth_jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="External mode: the project's shared HS256 JWT secret (legacy keys).",
+    )
+    external_auth_audience: str = Field(
+        default="authenticated", description="External mode: the `aud` tokens must carry."
+    )
+    external_auth_issuer: str | None = Field(
+        default=None,
+        description="External mode: the `iss` tokens must carry "
+        "(https://<ref>.supabase.co/auth/v1). Unset: not checked.",
+    )
+    cors_allowed_origins: str = Field(
+        default="*",
+        description="Comma list of origins for Access-Control-Allow-Origin; `*` allows any.",
+    )
+
     @property
     def base_url(self) -> str:
         """Where users reach this server, without a trailing slash."""
@@ -56,6 +331,10 @@ class Settings(BaseSettings):
     @property
     def lock_file(self) -> Path:
         return self.data_dir / "utter.lock"
+
+    @property
+    def storage_root(self) -> Path:
+        return self.storage_dir or self.data_dir / "storage"
 
     def resolved(self) -> Settings:
         """A copy whose data dir is absolute, so later `chdir`s cannot move it."""

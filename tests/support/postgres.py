@@ -28,6 +28,16 @@ def create_database(server_url: str, prefix: str = "utter_test") -> str:
     return database_url(server_url, name)
 
 
+def migrated_database(server_url: str) -> str:
+    """A new database with every migration applied; for a server whose worker must see
+    only its own jobs."""
+    from utter.db.migrate import migrate
+
+    url = create_database(server_url)
+    migrate(url)
+    return url
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

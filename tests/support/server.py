@@ -22,8 +22,18 @@ GENEROUS_LIMITS = {"auth_rate_limit_per_ip": 1_000_000, "auth_rate_limit_per_ema
 
 
 def app_settings(data_dir: Path, **overrides: Any) -> Settings:
-    """Embedded defaults with a private data dir; no .env or environment leaks in."""
-    values: dict[str, Any] = {"data_dir": data_dir, **GENEROUS_LIMITS, **overrides}
+    """Embedded defaults with a private data dir; no .env or environment leaks in.
+
+    No in-process job worker unless asked (`serve_worker=True`): every worker on a database
+    takes that database's jobs, so a server with a worker needs a database of its own
+    (`tests.support.postgres.migrated_database`), or it would run other tests' jobs against
+    the wrong storage."""
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "serve_worker": False,
+        **GENEROUS_LIMITS,
+        **overrides,
+    }
     return Settings(_env_file=None, **values).resolved()  # type: ignore[call-arg]
 
 
