@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from utter.app import create_app
 from utter.settings import Settings
@@ -38,24 +39,23 @@ def app_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 
 @contextmanager
-def serve(settings_for: Callable[[str], Settings]) -> Iterator[str]:
-    """Run Utter (opening its own pool, in its own event loop) until the block ends.
-    `settings_for` gets the server's base URL (for PUBLIC_URL) and returns its settings."""
+def serve_asgi(make_app: Callable[[str], ASGIApp], *, lifespan: str = "on") -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free port, in a thread, until the block ends.
+    `make_app` gets the server's base URL (so an app can know its own address)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    app = create_app(settings_for(url))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(make_app(url), log_level="warning", lifespan=lifespan))
     thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="live-server", daemon=True
+        target=server.run, kwargs={"sockets": [sock]}, name="test-server", daemon=True
     )
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             sock.close()
-            raise RuntimeError("the live server did not start")
+            raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     try:
         yield url
@@ -63,3 +63,11 @@ def serve(settings_for: Callable[[str], Settings]) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+@contextmanager
+def serve(settings_for: Callable[[str], Settings]) -> Iterator[str]:
+    """Run Utter (opening its own pool, in its own event loop) until the block ends.
+    `settings_for` gets the server's base URL (for PUBLIC_URL) and returns its settings."""
+    with serve_asgi(lambda url: create_app(settings_for(url))) as url:
+        yield url

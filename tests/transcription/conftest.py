@@ -8,19 +8,17 @@ multipart request, and the server records exactly what arrived.
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+
+from tests.support.server import serve_asgi
 
 
 @dataclass
@@ -79,25 +77,16 @@ class FakeProvider:
 
 @pytest.fixture(scope="session")
 def fake_provider_server() -> Iterator[FakeProvider]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    provider = FakeProvider(url=f"http://127.0.0.1:{port}")
-    app = Starlette(routes=[Route("/v1/audio/transcriptions", provider.handle, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the fake transcription server did not start")
-        time.sleep(0.01)
-    try:
+    provider = FakeProvider(url="")
+
+    def make_app(url: str) -> Starlette:
+        provider.url = url
+        return Starlette(
+            routes=[Route("/v1/audio/transcriptions", provider.handle, methods=["POST"])]
+        )
+
+    with serve_asgi(make_app, lifespan="off"):
         yield provider
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
 
 
 @pytest.fixture

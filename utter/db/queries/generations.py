@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from utter.db.pool import Connection
+from utter.db.queries.paging import fetch_page
 from utter.db.queries.voices import like_pattern
 
 Row = dict[str, Any]
@@ -23,22 +24,14 @@ async def list_page(
     if status:
         where.append("g.status = %(status)s")
         params["status"] = status
-    condition = " and ".join(where)
-    cur = await conn.execute(
-        "select g.*, v.name as voice_name, count(*) over () as total"
-        " from public.generations g left join public.voices v on v.id = g.voice_id"
-        f" where {condition} order by g.created_at desc, g.id desc"
-        " limit %(limit)s offset %(offset)s".encode(),
-        params,
+    return await fetch_page(
+        conn,
+        select="g.*, v.name as voice_name",
+        from_where="from public.generations g left join public.voices v on v.id = g.voice_id"
+        " where " + " and ".join(where),
+        order_by="g.created_at desc, g.id desc",
+        params=params,
     )
-    rows = await cur.fetchall()
-    if rows:
-        return [{k: v for k, v in r.items() if k != "total"} for r in rows], int(rows[0]["total"])
-    cur = await conn.execute(
-        f"select count(*) as total from public.generations g where {condition}".encode(), params
-    )
-    row = await cur.fetchone()
-    return [], int(row["total"]) if row else 0
 
 
 async def get(conn: Connection, generation_id: UUID) -> Row | None:

@@ -8,6 +8,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from utter.db.pool import Connection
+from utter.db.queries.paging import fetch_page
 
 Row = dict[str, Any]
 
@@ -35,22 +36,13 @@ async def list_page(
     if source:
         where.append("source = %(source)s")
         params["source"] = source
-    condition = " and ".join(where)
-    cur = await conn.execute(
-        f"select {LIST_COLUMNS}, count(*) over () as total from public.voices"
-        f" where {condition} order by created_at desc, id desc"
-        " limit %(limit)s offset %(offset)s".encode(),
-        params,
+    return await fetch_page(
+        conn,
+        select=LIST_COLUMNS,
+        from_where="from public.voices where " + " and ".join(where),
+        order_by="created_at desc, id desc",
+        params=params,
     )
-    rows = await cur.fetchall()
-    if rows:
-        return [{k: v for k, v in r.items() if k != "total"} for r in rows], int(rows[0]["total"])
-    # An empty page past the end still needs the total.
-    cur = await conn.execute(
-        f"select count(*) as total from public.voices where {condition}".encode(), params
-    )
-    row = await cur.fetchone()
-    return [], int(row["total"]) if row else 0
 
 
 async def get(conn: Connection, voice_id: UUID) -> Row | None:
