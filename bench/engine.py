@@ -1,6 +1,6 @@
 """How fast the `local` engine speaks, next to raw Piper on the same text in the same run.
 
-    .venv/bin/python bench/engine.py
+    .venv/bin/python -m bench.engine
 
 For a ~300-character and a ~1,000-character English text it times: raw Piper
 (the joe voice alone, no adaptation, no resampling), the local engine cloning a

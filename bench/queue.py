@@ -11,7 +11,7 @@ measures, for each:
   completed (encoding the WAV, peaks, storing it, the finishing transaction);
 * engine: the engine call itself, the baseline the overheads compare with.
 
-    .venv/bin/python bench/queue.py [--runs 10]
+    .venv/bin/python -m bench.queue [--runs 10]
 
 Prints a table and writes bench/results/queue.json.
 """

@@ -119,6 +119,8 @@ async def lock_for_finish(conn: Connection, task_id: UUID) -> Row | None:
     return await cur.fetchone()
 
 
+# Finishing runs in a transaction that began before the audio was stored, so completion
+# times use clock_timestamp() (when the row is written), not now() (when it began).
 async def complete_generation(
     conn: Connection,
     *,
@@ -133,7 +135,7 @@ async def complete_generation(
     cur = await conn.execute(
         """
         update public.tasks
-           set status = 'completed', completed_at = now(), error = null,
+           set status = 'completed', completed_at = clock_timestamp(), error = null,
                chunks_done = coalesce(chunks_total, chunks_done),
                result = jsonb_build_object('audio_url',
                           '/api/generations/' || %(gid)s::text || '/audio')
@@ -149,8 +151,8 @@ async def complete_generation(
         update public.generations
            set status = 'completed', audio_object_key = %(key)s,
                duration_seconds = %(duration)s, peaks = %(peaks)s, error_message = null,
-               completed_at = now(),
-               generation_time_seconds = extract(epoch from now() - created_at)
+               completed_at = clock_timestamp(),
+               generation_time_seconds = extract(epoch from clock_timestamp() - created_at)
          where id = %(gid)s and status in ('pending', 'processing')
         """,
         {
@@ -167,7 +169,7 @@ async def complete_design(conn: Connection, *, task_id: UUID, object_key: str) -
     cur = await conn.execute(
         """
         update public.tasks
-           set status = 'completed', completed_at = now(), error = null,
+           set status = 'completed', completed_at = clock_timestamp(), error = null,
                chunks_done = coalesce(chunks_total, chunks_done),
                result = jsonb_build_object('object_key', %s::text)
          where id = %s and status = 'processing'
