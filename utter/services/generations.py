@@ -80,6 +80,7 @@ async def audio_url(
     key = row["audio_object_key"]
     if not key:
         raise ApiError(404, "Generation audio not available.")
+    # Signing checks this too, but a transcode reads the object before anything is signed.
     require_owned_key(key, user_id)
     if fmt != "wav":
         wav_key, key = key, variant_key(key, fmt)
