@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     )
     db_pool_min: int = Field(default=1, ge=1, description="Smallest size of the connection pool.")
     db_pool_max: int = Field(default=10, ge=1, description="Largest size of the connection pool.")
+    db_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Longest wait for a database connection. While the database is "
+        "unreachable, requests that need it answer 503 after at most this long.",
+    )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
     public_url: str | None = Field(
         default=None,
@@ -59,6 +65,19 @@ class Settings(BaseSettings):
     )
     worker_concurrency: int = Field(
         default=1, ge=1, description="Jobs one worker process runs at once."
+    )
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How far below the API's CPU priority worker processes and the API's "
+        "audio processes run (Unix niceness added; 0 = the same priority).",
+    )
+    cpu_workers: int = Field(
+        default=2,
+        ge=1,
+        description="Processes the API keeps for CPU-heavy requests (transcription, "
+        "reference analysis, transcoding); more requests wait their turn.",
     )
     worker_heartbeat_seconds: float = Field(
         default=2.0, gt=0, description="How often a running job reports progress and liveness."
@@ -335,6 +354,21 @@ class Settings(BaseSettings):
     @property
     def storage_root(self) -> Path:
         return self.storage_dir or self.data_dir / "storage"
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as the variables that reproduce them in a child process
+        (`utter serve` starts its worker that way). Unset fields are left out."""
+        env: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            env["DATABASE_URL" if name == "database_url" else f"UTTER_{name.upper()}"] = str(value)
+        return env
 
     def resolved(self) -> Settings:
         """A copy whose data dir is absolute, so later `chdir`s cannot move it."""

@@ -112,6 +112,7 @@ async def clone_finalize(
     out = await service.clone_finalize(
         db,
         studio.storage,
+        studio.cpu,
         user_id=user.id,
         voice_id=voice_id,
         req=body.request(),
@@ -146,6 +147,7 @@ async def clone_one_shot(
     out = await service.clone_from_bytes(
         db,
         studio.storage,
+        studio.cpu,
         user_id=user.id,
         data=data,
         req=fields.request(),

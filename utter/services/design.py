@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 from psycopg.types.json import Jsonb
 
 from utter.audio.validate import ReferenceLimits
+from utter.cpu import CpuPool
 from utter.db import Database
 from utter.db.queries import tasks as task_q
 from utter.errors import ApiError
@@ -53,6 +54,7 @@ def _voice_response(row: dict[str, Any], preview_url: str) -> dict[str, Any]:
 async def save_from_task(
     db: Database,
     storage: Storage,
+    cpu: CpuPool,
     *,
     user_id: UUID,
     task_id_raw: str | None,
@@ -80,7 +82,7 @@ async def save_from_task(
         data = await storage.read("references", preview_key)
     except ObjectNotFound:
         raise ApiError(400, "The design preview has expired. Generate it again.") from None
-    prepared = await prepare(data, _design_limits(rules))
+    prepared = await prepare(cpu, data, _design_limits(rules))
     voice_id = uuid4()
     row = await store_voice(
         db,
@@ -108,6 +110,7 @@ async def save_from_task(
 async def save_from_upload(
     db: Database,
     storage: Storage,
+    cpu: CpuPool,
     *,
     user_id: UUID,
     name: str | None,
@@ -131,7 +134,7 @@ async def save_from_upload(
         raise ApiError(400, "Audio file is empty.")
     if language not in rules.languages:
         raise ApiError(400, f"Language {language} is not supported by this server.")
-    prepared = await prepare(audio, _design_limits(rules))
+    prepared = await prepare(cpu, audio, _design_limits(rules))
     row = await store_voice(
         db,
         storage,

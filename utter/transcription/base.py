@@ -21,6 +21,7 @@ class Transcript:
     text: str
     model: str
     language: str | None  # ISO 639-1 code when the provider says (or knows) it
+    duration_seconds: float | None = None  # seconds of audio heard, when known
 
 
 class TranscriptionError(Exception):
