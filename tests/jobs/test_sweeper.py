@@ -92,6 +92,42 @@ async def test_a_stale_task_gets_a_new_queue_job(
     }
 
 
+async def test_a_requeued_task_queues_behind_its_users_other_work(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    user = await make_user(db)
+    async with db.as_service() as conn:
+        stale = await (
+            await conn.execute(
+                "insert into public.tasks (user_id, type, status, started_at, heartbeat_at,"
+                " attempts, metadata) values (%s, 'design_preview', 'processing',"
+                " now() - interval '5 minutes', now() - interval '5 minutes', 1,"
+                ' \'{"text": "hi", "instruct": "calm"}\') returning id',
+                (user.id,),
+            )
+        ).fetchone()
+        # One more of theirs waiting (counts) and one finished (does not).
+        await conn.execute(
+            "insert into public.tasks (user_id, type, status) values"
+            " (%s, 'design_preview', 'pending'), (%s, 'design_preview', 'completed')",
+            (user.id, user.id),
+        )
+    assert stale is not None
+    queue = create_queue(database_url)
+    async with queue.open_async():
+        storage = create_storage(app_settings(tmp_path / "data"), db)
+        await sweep(db, queue, storage, SweepPolicy(stale_after_seconds=30))
+    async with db.as_owner() as conn:
+        job = await (
+            await conn.execute(
+                "select j.priority from procrastinate.procrastinate_jobs j"
+                " join public.tasks t on t.queue_job_id = j.id where t.id = %s",
+                (stale["id"],),
+            )
+        ).fetchone()
+    assert job == {"priority": -1}
+
+
 async def test_interrupted_local_upload_files_are_deleted_after_the_upload_ttl(
     db: Database, database_url: str, tmp_path: Path
 ) -> None:
