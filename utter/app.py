@@ -55,6 +55,8 @@ def build_studio(settings: Settings, db: Database, cpu: CpuPool) -> Studio:
             languages=engine.languages,
             design_languages=engine.languages if engine.design else (),
             max_active=settings.max_active_generations,
+            max_active_design_previews=settings.max_active_design_previews,
+            daily_characters=settings.daily_character_limit,
         ),
         cpu=cpu,
     )

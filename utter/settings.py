@@ -108,6 +108,36 @@ class Settings(BaseSettings):
         description="Generate tasks one user may have pending or processing at once.",
     )
 
+    # Fair share ---------------------------------------------------------------------
+    max_active_design_previews: int = Field(
+        default=3,
+        ge=1,
+        description="Design previews one user may have pending or processing at once.",
+    )
+    daily_character_limit: int = Field(
+        default=0,
+        ge=0,
+        description="Characters of text one user may send to be spoken per UTC day "
+        "(generations and design previews). 0: no limit.",
+    )
+    daily_transcription_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="Seconds of audio one user may have transcribed per UTC day. 0: no limit.",
+    )
+    max_pending_uploads: int = Field(
+        default=5,
+        ge=1,
+        description="Two-step clone upload URLs one user may hold at once that are neither "
+        "finalized nor expired.",
+    )
+    upload_ttl_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="Abandoned two-step clone uploads and interrupted local upload files "
+        "are deleted after this long (keep it above SIGNED_UPLOAD_EXPIRY).",
+    )
+
     # Object storage ----------------------------------------------------------------
     storage_backend: Literal["local", "s3"] = Field(
         default="local",
