@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from tests.support.postgres import create_database
 from tests.support.server import app_settings, serve
-from utter.app import create_app
+from utter.app import CPU_MODULES, create_app
 from utter.cpu import CpuPool
 from utter.db import Database
 from utter.db.embedded import EmbeddedPostgres
@@ -51,7 +51,7 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 @pytest.fixture(scope="session")
 def cpu() -> Iterator[CpuPool]:
     """The CPU processes of every in-process app of the run (spawned once, on first use)."""
-    pool = CpuPool(2, niceness=0)
+    pool = CpuPool(2, niceness=0, preload=CPU_MODULES)
     try:
         yield pool
     finally:

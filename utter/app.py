@@ -34,6 +34,9 @@ from utter.web_routes import install_web_app
 
 log = logging.getLogger(__name__)
 
+# What the API sends to its CPU processes; each process imports them as it starts.
+CPU_MODULES = ("utter.audio.reference", "utter.audio.convert", "utter.transcription.offline")
+
 
 def build_studio(settings: Settings, db: Database, cpu: CpuPool) -> Studio:
     """Storage, queue, transcription and the engine-derived rules the routes share."""
@@ -88,7 +91,7 @@ def create_app(
         )
     owns_cpu = cpu is None
     if cpu is None:
-        cpu = CpuPool(settings.cpu_workers, niceness=settings.worker_nice)
+        cpu = CpuPool(settings.cpu_workers, niceness=settings.worker_nice, preload=CPU_MODULES)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -96,6 +99,9 @@ def create_app(
             # Not waiting: an API whose database is down still starts, answers 503 on
             # the routes that need it and says so on /api/health until it is back.
             await db.open(wait=False)
+        # Started in the background: the first clone or transcription should not wait
+        # for processes to spawn, and startup should not either.
+        warming = asyncio.create_task(studio.cpu.warm()) if owns_cpu else None
         worker: SupervisedProcess | None = None
         supervising: asyncio.Task[None] | None = None
         if run_worker:
@@ -111,6 +117,10 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await supervising
             await studio.transcriber.aclose()
+            if warming is not None:
+                warming.cancel()
+                with contextlib.suppress(BaseException):
+                    await warming
             if owns_cpu:
                 studio.cpu.close()
             if owns_db:
