@@ -145,9 +145,7 @@ async def test_correct_passwords_do_not_count_against_the_limit(
     target = await signed_up(db, tmp_path / "signup", "often")
     limits = {"auth_rate_limit_per_email": 2, "auth_rate_limit_per_ip": 2}
     async with limited_client(db, tmp_path / "owner", a_client_ip(), **limits) as owner:
-        statuses = [
-            (await sign_in(owner, target, DEFAULT_PASSWORD)).status_code for _ in range(5)
-        ]
+        statuses = [(await sign_in(owner, target, DEFAULT_PASSWORD)).status_code for _ in range(5)]
         assert statuses == [200] * 5
         # Failures still count, and a success in between does not wipe them.
         assert (await ACTIONS["password"](owner, target)).status_code == 400

@@ -25,8 +25,8 @@ from utter.db.queries import auth as queries
 # Actions whose per-address limit counts mail sent to that address.
 _SENDS_MAIL = {"otp", "recover"}
 
-_PASSWORD_IP = "password_failures:ip"
-_PASSWORD_PAIR = "password_failures:pair"
+_SIGN_IN_FAILURES_IP = "password_failures:ip"
+_SIGN_IN_FAILURES_PAIR = "password_failures:pair"
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,9 @@ class RateLimiter:
     def _password_counters(self, ip: str | None, email: str) -> list[_Counter]:
         # A request without a client address (a Unix socket) still gets a pair of its own.
         pair = f"{_address_key(email)}:{ip or '-'}"
-        counters = [_Counter(_PASSWORD_PAIR, pair, self.limits.per_email)]
+        counters = [_Counter(_SIGN_IN_FAILURES_PAIR, pair, self.limits.per_email)]
         if ip:
-            counters.append(_Counter(_PASSWORD_IP, ip, self.limits.per_ip))
+            counters.append(_Counter(_SIGN_IN_FAILURES_IP, ip, self.limits.per_ip))
         return counters
 
     async def _count(self, counters: list[_Counter]) -> None:
@@ -98,9 +98,7 @@ class RateLimiter:
         over: tuple[float, bool] | None = None
         async with self._db.as_service() as conn:
             for counter in counters:
-                hits, left = await queries.hit_rate_limit(
-                    conn, counter.bucket, counter.key, window
-                )
+                hits, left = await queries.hit_rate_limit(conn, counter.bucket, counter.key, window)
                 if hits > counter.limit and (over is None or left > over[0]):
                     over = (left, counter.by_mail)
             await self._prune(conn)

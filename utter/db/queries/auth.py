@@ -308,9 +308,7 @@ async def hit_rate_limit(
     return int(row["hits"]), float(row["seconds_left"])
 
 
-async def forgive_rate_limit(
-    conn: Connection, bucket: str, key: str, window_seconds: int
-) -> None:
+async def forgive_rate_limit(conn: Connection, bucket: str, key: str, window_seconds: int) -> None:
     """Take back one hit counted in the key's current window (a request that turned out
     not to count, such as a correct password)."""
     await conn.execute(
@@ -321,6 +319,7 @@ async def forgive_rate_limit(
         """,
         {"bucket": bucket, "key": key, "window": window_seconds},
     )
+
 
 async def prune_rate_limits(conn: Connection, window_seconds: int) -> None:
     await conn.execute(
