@@ -49,6 +49,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from utter.app import create_app
     from utter.db.migrate import migrate, sync_generation_guard
     from utter.runtime import AlreadyRunning, owned_data_dir
+    from utter.server_options import proxy_options
 
     settings = _settings_with(args)
     _configure_logging(settings)
@@ -74,6 +75,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 port=settings.port,
                 log_level=settings.log_level.lower(),
                 lifespan="on",
+                **proxy_options(settings),
             )
             # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal
             # to the handler that was installed before it. Make that one an exception,
