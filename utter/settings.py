@@ -285,13 +285,14 @@ class Settings(BaseSettings):
     auth_rate_limit_per_ip: int = Field(
         default=30,
         ge=1,
-        description="Sign-ups, password sign-ins, OTP, recover and verify requests each "
-        "allowed per client IP per window.",
+        description="Sign-ups, OTP, recover and verify requests each allowed per client IP "
+        "per window; for password sign-in, failures per client IP.",
     )
     auth_rate_limit_per_email: int = Field(
         default=10,
         ge=1,
-        description="The same requests allowed per email address per window.",
+        description="The same requests allowed per email address per window; for password "
+        "sign-in, failures per address from one client IP (never per address alone).",
     )
     smtp_host: str | None = Field(
         default=None,
