@@ -57,7 +57,7 @@ def test_a_rotating_forwarded_for_does_not_reset_the_per_ip_limit(server: Any) -
 def test_a_listed_proxy_names_the_client(server: Any) -> None:
     with server(forwarded_allow_ips="127.0.0.1") as url:
         # Each client its own count: none of them is over the limit of two.
-        statuses = [recover_from(url, f"2001:db8::{n}") for n in range(1, 5)]
+        statuses = [recover_from(url, f"2001:db8:{n}::1") for n in range(1, 5)]
         assert statuses == [200, 200, 200, 200]
         # The same forwarded client is counted as one.
         client = "198.51.100.7"

@@ -4,6 +4,7 @@ the limit → 429 with Retry-After."""
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,12 +17,14 @@ import pytest
 from tests.support.api import DEFAULT_PASSWORD, new_email
 from tests.support.server import app_settings
 from utter.app import create_app
+from utter.auth.ratelimit import client_key
 from utter.db import Database
 
 
 def a_client_ip() -> str:
-    """An address no other test uses (they share the database and so the counters)."""
-    return f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    """An address no other test uses (they share the database and so the counters); IPv6
+    clients are counted by their /64, so each gets a /64 of its own."""
+    return f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}::1"
 
 
 @asynccontextmanager
@@ -176,7 +179,7 @@ async def test_a_new_window_starts_afresh(db: Database, tmp_path: Path) -> None:
             await conn.execute(
                 "update utter.auth_rate_limits set window_start = now() - interval '61 seconds'"
                 " where key = %s",
-                (ip,),
+                (client_key(ip),),
             )
         assert (await ACTIONS["recover"](client, new_email())).status_code == 200
 
@@ -192,3 +195,18 @@ async def test_addresses_are_counted_by_hash(db: Database, tmp_path: Path) -> No
         )
         row = await cur.fetchone()
     assert row is not None and row["n"] == 0
+
+
+async def test_ipv6_clients_are_counted_by_their_64_network(db: Database, tmp_path: Path) -> None:
+    """One subscriber usually holds a whole /64: a fresh address in it is not a fresh count."""
+    network = f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}"
+    limits = {"auth_rate_limit_per_ip": 2, "auth_rate_limit_per_email": 100}
+    statuses = []
+    for n, host in enumerate(("::1", "::2", ":abcd:ef01:2345:6789")):
+        async with limited_client(db, tmp_path / str(n), network + host, **limits) as c:
+            statuses.append((await ACTIONS["recover"](c, new_email())).status_code)
+    assert statuses == [200, 200, 429]
+    # The next /64 is someone else.
+    following = ipaddress.IPv6Address(f"{network}::1") + (1 << 64)
+    async with limited_client(db, tmp_path / "next", str(following), **limits) as c:
+        assert (await ACTIONS["recover"](c, new_email())).status_code == 200

@@ -13,6 +13,7 @@ stopped (docs/auth.md, "Rate limits").
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from dataclasses import dataclass
@@ -48,6 +49,21 @@ def _address_key(email: str) -> str:
     return hash_token(email.strip().lower())
 
 
+def client_key(ip: str) -> str:
+    """What a client IP is counted as: the address itself, or for IPv6 its /64 network. One
+    subscriber is usually given a whole /64, and could otherwise take a fresh address, and so a
+    fresh count, for each request."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 class RateLimiter:
     def __init__(self, db: Database, limits: Limits) -> None:
         self._db = db
@@ -59,7 +75,7 @@ class RateLimiter:
         The count is kept either way, so hammering past the limit does not reset it."""
         counters = []
         if ip:
-            counters.append(_Counter(f"{action}:ip", ip, self.limits.per_ip))
+            counters.append(_Counter(f"{action}:ip", client_key(ip), self.limits.per_ip))
         if email:
             counters.append(
                 _Counter(
@@ -87,10 +103,11 @@ class RateLimiter:
 
     def _password_counters(self, ip: str | None, email: str) -> list[_Counter]:
         # A request without a client address (a Unix socket) still gets a pair of its own.
-        pair = f"{_address_key(email)}:{ip or '-'}"
+        client = client_key(ip) if ip else "-"
+        pair = f"{_address_key(email)}:{client}"
         counters = [_Counter(_SIGN_IN_FAILURES_PAIR, pair, self.limits.per_email)]
         if ip:
-            counters.append(_Counter(_SIGN_IN_FAILURES_IP, ip, self.limits.per_ip))
+            counters.append(_Counter(_SIGN_IN_FAILURES_IP, client, self.limits.per_ip))
         return counters
 
     async def _count(self, counters: list[_Counter]) -> None:
