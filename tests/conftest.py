@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from tests.support.postgres import create_database
 from tests.support.server import app_settings, serve
 from utter.app import create_app
+from utter.cpu import CpuPool
 from utter.db import Database
 from utter.db.embedded import EmbeddedPostgres
 from utter.db.migrate import migrate
@@ -47,10 +48,23 @@ async def db(database_url: str) -> AsyncIterator[Database]:
         yield database
 
 
+@pytest.fixture(scope="session")
+def cpu() -> Iterator[CpuPool]:
+    """The CPU processes of every in-process app of the run (spawned once, on first use)."""
+    pool = CpuPool(2, niceness=0)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
 @pytest.fixture
-def app(db: Database, tmp_path: Path) -> FastAPI:
-    """Utter on embedded defaults, sharing the run's pool, with a private data dir."""
-    return create_app(app_settings(tmp_path / "data", public_url="http://testserver"), db=db)
+def app(db: Database, cpu: CpuPool, tmp_path: Path) -> FastAPI:
+    """Utter on embedded defaults, sharing the run's pool and CPU processes, with a private
+    data dir."""
+    return create_app(
+        app_settings(tmp_path / "data", public_url="http://testserver"), db=db, cpu=cpu
+    )
 
 
 @pytest.fixture

@@ -1,3 +1,5 @@
 from utter.cli import main
 
-raise SystemExit(main())
+# Guarded: CPU processes are spawned, and spawning imports the parent's main module.
+if __name__ == "__main__":
+    raise SystemExit(main())

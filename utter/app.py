@@ -1,4 +1,5 @@
-"""Builds the FastAPI application: routers, error handlers and the database lifecycle."""
+"""Builds the FastAPI application: routers, error handlers and the lifecycle of what the
+app owns: its database pool, its CPU processes and (in `utter serve`) its worker process."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from utter.api.docs_ui import install_docs
 from utter.api.security_headers import SecurityHeadersMiddleware, security_headers
 from utter.audio.validate import ReferenceLimits
 from utter.auth.setup import install_auth
+from utter.cpu import CpuPool
 from utter.db import Database
 from utter.engines import engine_capabilities
 from utter.errors import install_error_handlers
@@ -28,19 +30,20 @@ from utter.settings import Settings
 from utter.storage import LocalStorage, create_storage
 from utter.storage import routes as storage_routes
 from utter.storage.base import DEFAULT_MAX_UPLOAD_BYTES
+from utter.supervise import SupervisedProcess, worker_process
 from utter.transcription import create_transcriber
 from utter.web_routes import install_web_app
 
 log = logging.getLogger(__name__)
 
 
-def build_studio(settings: Settings, db: Database) -> Studio:
+def build_studio(settings: Settings, db: Database, cpu: CpuPool) -> Studio:
     """Storage, queue, transcription and the engine-derived rules the routes share."""
     engine = engine_capabilities(settings)
     return Studio(
         storage=create_storage(settings, db),
         queue=create_queue(db.url),
-        transcriber=create_transcriber(settings),
+        transcriber=create_transcriber(settings, cpu),
         engine=engine,
         clone_rules=CloneRules(
             limits=ReferenceLimits(
@@ -54,50 +57,64 @@ def build_studio(settings: Settings, db: Database) -> Studio:
             languages=engine.languages,
             design_languages=engine.languages if engine.design else (),
             max_active=settings.max_active_generations,
+            max_active_design_previews=settings.max_active_design_previews,
+            daily_characters=settings.daily_character_limit,
         ),
+        cpu=cpu,
     )
 
 
-def _report_worker_exit(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("the in-process worker stopped", exc_info=task.exception())
-
-
 def create_app(
-    settings: Settings, *, db: Database | None = None, worker: bool | None = None
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    worker: bool | None = None,
+    cpu: CpuPool | None = None,
 ) -> FastAPI:
-    """The app for `settings`. Pass `db` to share an already open pool (tests do);
-    otherwise the app opens one on `settings.database_url` at startup.
+    """The app for `settings`. Pass `db` to share an already open pool, and `cpu` to share
+    CPU processes (tests do); otherwise the app makes its own and closes them at shutdown.
 
-    With `worker` (default: UTTER_SERVE_WORKER when the app owns its pool), a job
-    worker runs inside the app's event loop, as `utter serve` does."""
+    With `worker` (default: UTTER_SERVE_WORKER when the app owns its pool), the app starts
+    `utter worker` as a child process and keeps it running, as `utter serve` does: the
+    engine never runs in the API's process."""
     owns_db = db is None
     run_worker = settings.serve_worker and owns_db if worker is None else worker
     if db is None:
         if not settings.database_url:
             raise ValueError("create_app needs settings.database_url (utter serve sets it)")
         db = Database(
-            settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+            settings.database_url,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            timeout=settings.db_timeout_seconds,
         )
+    owns_cpu = cpu is None
+    if cpu is None:
+        cpu = CpuPool(settings.cpu_workers, niceness=settings.worker_nice)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if owns_db:
-            await db.open()
-        worker_task: asyncio.Task[None] | None = None
+            # Not waiting: an API whose database is down still starts, answers 503 on
+            # the routes that need it and says so on /api/health until it is back.
+            await db.open(wait=False)
+        worker: SupervisedProcess | None = None
+        supervising: asyncio.Task[None] | None = None
         if run_worker:
-            from utter.jobs.worker import run_worker as worker_main
-
-            worker_task = asyncio.create_task(worker_main(settings, db.url), name="utter-worker")
-            worker_task.add_done_callback(_report_worker_exit)
+            worker = worker_process(settings.model_copy(update={"database_url": db.url}))
+            supervising = asyncio.create_task(worker.run(), name="utter-worker-supervisor")
+        app.state.worker = worker
         try:
             yield
         finally:
-            if worker_task is not None:
-                worker_task.cancel()
+            if worker is not None and supervising is not None:
+                await worker.stop()
+                supervising.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await worker_task
+                    await supervising
             await studio.transcriber.aclose()
+            if owns_cpu:
+                studio.cpu.close()
             if owns_db:
                 await db.close()
 
@@ -117,7 +134,7 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware, headers=security_headers(settings))
     install_auth(app, settings, db)
     install_docs(app)
-    studio = build_studio(settings, db)
+    studio = build_studio(settings, db, cpu)
     app.state.studio = studio
     app.state.storage = studio.storage
     for router in (health, profile, languages, voices, generation, tasks, generations):

@@ -57,7 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _configure_logging(settings)
     url = f"http://{settings.host}:{settings.port}"
     try:
-        with owned_data_dir(settings) as (lock, database_url):
+        with owned_data_dir(settings, supervise=True) as (lock, database_url):
             applied = migrate(database_url)
             if applied:
                 log.info("applied migrations: %s", ", ".join(applied))
@@ -116,6 +116,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import asyncio
     import contextlib
 
+    from utter.cpu import lower_priority
     from utter.db.migrate import migrate
     from utter.jobs.worker import run_worker
     from utter.runtime import database_url
@@ -124,6 +125,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.engine:
         settings = settings.model_copy(update={"engine": args.engine})
     _configure_logging(settings)
+    # Synthesis yields to anything else this machine does, the API first.
+    lower_priority(settings.worker_nice)
     with database_url(settings) as url:
         migrate(url)
 

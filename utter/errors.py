@@ -8,7 +8,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg import OperationalError
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from utter.cpu import CpuUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,13 @@ def not_found(detail: str) -> ApiError:
 
 def bad_request(detail: str) -> ApiError:
     return ApiError(400, detail)
+
+
+# How long a client should wait before retrying while a dependency is down: long enough
+# for the embedded database to be restarted, short enough that nobody waits for nothing.
+RETRY_AFTER_SECONDS = 5
+DATABASE_DOWN = "The database is not available right now. Please try again in a moment."
+CPU_DOWN = "The server could not process the audio just now. Please try again."
 
 
 def _describe_validation_error(error: dict[str, Any]) -> str:
@@ -61,6 +72,21 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = exc.errors()
         detail = _describe_validation_error(errors[0]) if errors else "Invalid request."
         return JSONResponse({"detail": detail}, status_code=400)
+
+    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", exc)
+        return JSONResponse(
+            {"detail": DATABASE_DOWN},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(PoolTimeout, _database_down)
+
+    @app.exception_handler(CpuUnavailable)
+    async def _cpu_down(_: Request, exc: CpuUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": CPU_DOWN}, status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

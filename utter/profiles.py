@@ -18,6 +18,8 @@ from psycopg import errors as pg_errors
 from utter.db import Database
 from utter.db.queries import profiles as queries
 from utter.errors import ApiError, bad_request
+from utter.services import usage as usage_service
+from utter.services.usage import UsageLimits
 
 HANDLE = re.compile(r"[A-Za-z0-9_]{3,30}", re.ASCII)
 HANDLE_MESSAGE = "Handle must be 3-30 chars and use only letters, numbers, and underscores."
@@ -110,11 +112,12 @@ async def update_profile(
     return profile
 
 
-async def usage(db: Database, user_id: UUID) -> dict[str, Any]:
+async def usage(db: Database, user_id: UUID, limits: UsageLimits) -> dict[str, Any]:
     async with db.as_user(user_id) as conn:
         row = await queries.usage(conn, user_id)
     return {
         "voices": int(row["voices"]),
         "generations": int(row["generations"]),
         "generated_seconds": float(row["generated_seconds"]),
+        "daily": await usage_service.today(db, user_id, limits),
     }

@@ -75,22 +75,33 @@ class DataDirLock:
 
 
 @contextmanager
-def owned_data_dir(settings: Settings) -> Iterator[tuple[DataDirLock, str]]:
+def owned_data_dir(
+    settings: Settings, *, supervise: bool = False
+) -> Iterator[tuple[DataDirLock, str]]:
     """Take the data dir for this process (as `utter serve` does) and yield its database URL.
+    With `supervise`, an embedded Postgres that dies is started again while the block runs.
 
     Raises AlreadyRunning when another process holds it."""
+    from utter.supervise import PostgresWatchdog
+
     lock = DataDirLock(settings.lock_file)
     if not lock.try_acquire():
         raise AlreadyRunning(settings.data_dir, lock.holder())
     embedded: EmbeddedPostgres | None = None
+    watchdog: PostgresWatchdog | None = None
     try:
         if settings.database_url:
             url = settings.database_url
         else:
             embedded = EmbeddedPostgres(settings.postgres_dir)
             url = embedded.start()
+            if supervise:
+                watchdog = PostgresWatchdog(embedded)
+                watchdog.start()
         yield lock, url
     finally:
+        if watchdog is not None:
+            watchdog.stop()
         if embedded is not None:
             embedded.stop()
         lock.release()

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     )
     db_pool_min: int = Field(default=1, ge=1, description="Smallest size of the connection pool.")
     db_pool_max: int = Field(default=10, ge=1, description="Largest size of the connection pool.")
+    db_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Longest wait for a database connection. While the database is "
+        "unreachable, requests that need it answer 503 after at most this long.",
+    )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
     public_url: str | None = Field(
         default=None,
@@ -59,6 +65,19 @@ class Settings(BaseSettings):
     )
     worker_concurrency: int = Field(
         default=1, ge=1, description="Jobs one worker process runs at once."
+    )
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How far below the API's CPU priority worker processes and the API's "
+        "audio processes run (Unix niceness added; 0 = the same priority).",
+    )
+    cpu_workers: int = Field(
+        default=2,
+        ge=1,
+        description="Processes the API keeps for CPU-heavy requests (transcription, "
+        "reference analysis, transcoding); more requests wait their turn.",
     )
     worker_heartbeat_seconds: float = Field(
         default=2.0, gt=0, description="How often a running job reports progress and liveness."
@@ -87,6 +106,36 @@ class Settings(BaseSettings):
         default=1,
         ge=1,
         description="Generate tasks one user may have pending or processing at once.",
+    )
+
+    # Fair share ---------------------------------------------------------------------
+    max_active_design_previews: int = Field(
+        default=3,
+        ge=1,
+        description="Design previews one user may have pending or processing at once.",
+    )
+    daily_character_limit: int = Field(
+        default=0,
+        ge=0,
+        description="Characters of text one user may send to be spoken per UTC day "
+        "(generations and design previews). 0: no limit.",
+    )
+    daily_transcription_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="Seconds of audio one user may have transcribed per UTC day. 0: no limit.",
+    )
+    max_pending_uploads: int = Field(
+        default=5,
+        ge=1,
+        description="Two-step clone upload URLs one user may hold at once that are neither "
+        "finalized nor expired.",
+    )
+    upload_ttl_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="Abandoned two-step clone uploads and interrupted local upload files "
+        "are deleted after this long (keep it above SIGNED_UPLOAD_EXPIRY).",
     )
 
     # Object storage ----------------------------------------------------------------
@@ -358,6 +407,21 @@ class Settings(BaseSettings):
     @property
     def storage_root(self) -> Path:
         return self.storage_dir or self.data_dir / "storage"
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as the variables that reproduce them in a child process
+        (`utter serve` starts its worker that way). Unset fields are left out."""
+        env: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            env["DATABASE_URL" if name == "database_url" else f"UTTER_{name.upper()}"] = str(value)
+        return env
 
     def resolved(self) -> Settings:
         """A copy whose data dir is absolute, so later `chdir`s cannot move it."""

@@ -87,12 +87,23 @@ async def test_owner_sees_own_rows_other_user_sees_none(
     assert await _visible(db, other, f"public.{table}", row_id) == 0
 
 
-@pytest.mark.parametrize("table", ["profiles", "voices", "generations", "tasks"])
+@pytest.mark.parametrize("table", ["profiles", "voices", "generations", "tasks", "usage_daily"])
 async def test_anon_cannot_read_any_table(db: Database, owner: DbUser, table: str) -> None:
     await _seed(db, owner)
     with pytest.raises(errors.InsufficientPrivilege):
         async with db.as_anon() as c:
             await c.execute(f"select count(*) from public.{table}".encode())
+
+
+async def test_owner_sees_only_own_daily_usage(db: Database, owner: DbUser, other: DbUser) -> None:
+    row_id = await _one(
+        db,
+        "insert into usage_daily (user_id, day, characters) values (%s, current_date, 12)"
+        " returning id",
+        owner.id,
+    )
+    assert await _visible(db, owner, "public.usage_daily", row_id) == 1
+    assert await _visible(db, other, "public.usage_daily", row_id) == 0
 
 
 async def test_owner_sees_only_own_profile(db: Database, owner: DbUser, other: DbUser) -> None:
@@ -136,6 +147,13 @@ REVOKED_WRITES = [
     ("insert into tasks (user_id, type) values ({uid}, 'generate')", "tasks insert"),
     ("update tasks set status = 'completed' where user_id = {uid}", "tasks update"),
     ("delete from tasks where user_id = {uid}", "tasks delete"),
+    (
+        "insert into usage_daily (user_id, day) values ({uid}, current_date)",
+        "usage insert",
+    ),
+    ("update usage_daily set characters = 0 where user_id = {uid}", "usage update"),
+    ("delete from usage_daily where user_id = {uid}", "usage delete"),
+    ("select * from utter.upload_grants", "upload grants select"),
     ("update storage.objects set name = 'x' where owner = {uid}", "objects update"),
     ("delete from storage.objects where owner = {uid}", "objects delete"),
     ("insert into storage.buckets (id, name) values ('mine', 'mine')", "buckets insert"),

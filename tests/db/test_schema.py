@@ -75,6 +75,14 @@ TABLE_COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {
         "updated_at": ("timestamp with time zone", False),
         "completed_at": ("timestamp with time zone", True),
     },
+    "usage_daily": {
+        "id": ("uuid", False),
+        "user_id": ("uuid", False),
+        "day": ("date", False),
+        "characters": ("bigint", False),
+        "transcription_seconds": ("double precision", False),
+        "updated_at": ("timestamp with time zone", False),
+    },
 }
 
 DEFAULTS = {
@@ -100,7 +108,7 @@ NAMED_INDEXES = {
     "idx_tasks_generate_one_active_per_user",
 }
 
-STUDIO_TABLES = ["profiles", "voices", "generations", "tasks"]
+STUDIO_TABLES = ["profiles", "voices", "generations", "tasks", "usage_daily"]
 EXPOSED_SCHEMAS = ("public", "storage")
 
 
@@ -228,6 +236,7 @@ def test_policies_use_select_auth_uid_and_never_user_metadata(conn: psycopg.Conn
         ("public", "generations_select_own"),
         ("public", "generations_delete_own"),
         ("public", "tasks_select_own"),
+        ("public", "usage_daily_select_own"),
         ("storage", "references_select_own"),
         ("storage", "references_insert_own"),
         ("storage", "generations_select_own"),
@@ -314,6 +323,7 @@ def test_authenticated_privileges_are_exactly_the_spec(conn: psycopg.Connection)
         "public.voices": {"SELECT", "DELETE"},
         "public.generations": {"SELECT", "DELETE"},
         "public.tasks": {"SELECT"},
+        "public.usage_daily": {"SELECT"},
         "storage.objects": {"SELECT", "INSERT"},
         "storage.buckets": set(),
     }
@@ -335,6 +345,27 @@ def test_authenticated_privileges_are_exactly_the_spec(conn: psycopg.Connection)
             == (True,)
         }
         assert granted == privileges, table
+
+
+def test_one_usage_row_per_user_and_day(conn: psycopg.Connection) -> None:
+    row = conn.execute(
+        "select contype from pg_constraint where conname = 'usage_daily_user_day_key'"
+    ).fetchone()
+    assert row == ("u",)
+
+
+def test_upload_grants_are_the_servers_alone(conn: psycopg.Connection) -> None:
+    for role in ("anon", "authenticated"):
+        for priv in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+            row = conn.execute(
+                "select has_table_privilege(%s, 'utter.upload_grants', %s)", (role, priv)
+            ).fetchone()
+            assert row == (False,), (role, priv)
+    for priv in ("SELECT", "INSERT", "DELETE"):
+        row = conn.execute(
+            "select has_table_privilege('service_role', 'utter.upload_grants', %s)", (priv,)
+        ).fetchone()
+        assert row == (True,), priv
 
 
 def test_internal_schemas_are_closed_to_clients(conn: psycopg.Connection) -> None:

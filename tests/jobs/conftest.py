@@ -18,6 +18,7 @@ from tests.support import audio
 from tests.support.api import ApiUser, sign_up
 from tests.support.server import app_settings
 from utter.app import create_app
+from utter.cpu import CpuPool
 from utter.db import Database
 from utter.engines.local import LocalEngine
 from utter.jobs.worker import run_worker
@@ -82,7 +83,7 @@ class Studio:
 
 @pytest.fixture
 async def studio(
-    db: Database, database_url: str, tmp_path: Path, local_engine: LocalEngine
+    db: Database, database_url: str, tmp_path: Path, local_engine: LocalEngine, cpu: CpuPool
 ) -> AsyncIterator[Studio]:
     settings = app_settings(
         tmp_path / "data",
@@ -90,7 +91,7 @@ async def studio(
         database_url=database_url,
         worker_heartbeat_seconds=0.5,
     )
-    app = create_app(settings, db=db, worker=False)
+    app = create_app(settings, db=db, worker=False, cpu=cpu)
     worker = asyncio.create_task(run_worker(settings, database_url, engine=local_engine))
     transport = httpx.ASGITransport(app=app)
     try:

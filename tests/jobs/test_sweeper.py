@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from tests.support.server import app_settings
@@ -10,7 +12,7 @@ from utter.db import Database
 from utter.db.queries import tasks as task_q
 from utter.jobs.queue import create_queue
 from utter.jobs.sweeper import SweepPolicy, sweep
-from utter.storage import create_storage
+from utter.storage import LocalStorage, create_storage
 
 
 async def test_unsaved_previews_are_deleted_after_their_time(
@@ -88,3 +90,62 @@ async def test_a_stale_task_gets_a_new_queue_job(
         "status": "todo",
         "args": {"task_id": str(row["id"])},
     }
+
+
+async def test_a_requeued_task_queues_behind_its_users_other_work(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    user = await make_user(db)
+    async with db.as_service() as conn:
+        stale = await (
+            await conn.execute(
+                "insert into public.tasks (user_id, type, status, started_at, heartbeat_at,"
+                " attempts, metadata) values (%s, 'design_preview', 'processing',"
+                " now() - interval '5 minutes', now() - interval '5 minutes', 1,"
+                ' \'{"text": "hi", "instruct": "calm"}\') returning id',
+                (user.id,),
+            )
+        ).fetchone()
+        # One more of theirs waiting (counts) and one finished (does not).
+        await conn.execute(
+            "insert into public.tasks (user_id, type, status) values"
+            " (%s, 'design_preview', 'pending'), (%s, 'design_preview', 'completed')",
+            (user.id, user.id),
+        )
+    assert stale is not None
+    queue = create_queue(database_url)
+    async with queue.open_async():
+        storage = create_storage(app_settings(tmp_path / "data"), db)
+        await sweep(db, queue, storage, SweepPolicy(stale_after_seconds=30))
+    async with db.as_owner() as conn:
+        job = await (
+            await conn.execute(
+                "select j.priority from procrastinate.procrastinate_jobs j"
+                " join public.tasks t on t.queue_job_id = j.id where t.id = %s",
+                (stale["id"],),
+            )
+        ).fetchone()
+    assert job == {"priority": -1}
+
+
+async def test_interrupted_local_upload_files_are_deleted_after_the_upload_ttl(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    storage = create_storage(app_settings(tmp_path / "data", upload_ttl_hours=2), db)
+    assert isinstance(storage, LocalStorage)
+    storage.tmp_dir.mkdir(parents=True)
+    old, fresh = storage.tmp_dir / "old.part", storage.tmp_dir / "fresh.part"
+    for path in (old, fresh):
+        path.write_bytes(b"half an upload")
+    three_hours_ago = time.time() - 3 * 3600
+    os.utime(old, (three_hours_ago, three_hours_ago))
+
+    queue = create_queue(database_url)
+    async with queue.open_async():
+        report = await sweep(db, queue, storage, SweepPolicy())
+        assert report.temporary_removed == 1
+        assert not old.exists() and fresh.exists()
+        # The folder is listed at most once a minute, however often workers sweep.
+        os.utime(fresh, (three_hours_ago, three_hours_ago))
+        again = await sweep(db, queue, storage, SweepPolicy())
+    assert again.temporary_removed == 0 and fresh.exists()

@@ -21,6 +21,7 @@ from tests.support.s3 import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, S3TestSer
 from tests.support.server import app_settings
 from tests.support.users import DbUser, make_user
 from utter.app import create_app
+from utter.cpu import CpuPool
 from utter.db import Database
 from utter.storage import LocalStorage, Storage
 from utter.storage.s3 import S3Storage, create_s3_client
@@ -124,7 +125,7 @@ class Backend:
 
 @pytest.fixture(params=["local", "s3"])
 async def backend(
-    request: pytest.FixtureRequest, db: Database, tmp_path: Path
+    request: pytest.FixtureRequest, db: Database, tmp_path: Path, cpu: CpuPool
 ) -> AsyncIterator[Backend]:
     overrides: dict[str, object] = {"public_url": "http://testserver"}
     if request.param == "s3":
@@ -139,7 +140,7 @@ async def backend(
             "s3_bucket_generations": S3_BUCKETS["generations"],
             "s3_path_style": True,
         }
-    app = create_app(app_settings(tmp_path / "data", **overrides), db=db)
+    app = create_app(app_settings(tmp_path / "data", **overrides), db=db, cpu=cpu)
     mounts = {"http://testserver": httpx.ASGITransport(app=app)}
     async with httpx.AsyncClient(mounts=mounts, timeout=30) as http:
         yield Backend(request.param, app, app.state.storage, http, db)

@@ -13,7 +13,10 @@ import pytest
 
 from tests.storage.conftest import PNG_HEADER, Backend
 from tests.support.users import DbUser, make_user
+from utter.db.queries import usage as usage_q
 from utter.errors import ApiError
+from utter.jobs.queue import create_queue
+from utter.jobs.sweeper import SweepPolicy, sweep
 from utter.storage import ObjectNotFound, StorageError
 
 
@@ -353,3 +356,49 @@ async def test_upload_needs_a_policy_that_lets_the_user_write(
 async def test_confirming_an_upload_that_never_came_is_404(backend: Backend, user: DbUser) -> None:
     with pytest.raises(ObjectNotFound):
         await backend.storage.confirm_upload("references", reference_key(user), user_id=user.id)
+
+
+# Sweeping abandoned uploads ---------------------------------------------------------
+
+
+async def test_the_sweeper_deletes_an_abandoned_signed_upload_and_keeps_a_fresh_one(
+    backend: Backend, user: DbUser, audio_samples: dict[str, bytes]
+) -> None:
+    """Found by the upload URL handed out, so it works where a PUT leaves no catalogue row
+    (S3 records an upload only when it is confirmed)."""
+    keys = {}
+    async with backend.db.as_service() as conn:
+        for label, sweep_after in (("old", -60.0), ("fresh", 3600.0)):
+            voice_id = uuid.uuid4()
+            keys[label] = f"{user.id}/{voice_id}/upload"
+            signed = await backend.storage.signed_upload_url(
+                "references", keys[label], user_id=user.id, content_type="audio/wav"
+            )
+            put = await backend.http.put(
+                signed.url, content=audio_samples["wav"], headers=signed.headers
+            )
+            assert put.status_code == 200, put.text
+            await usage_q.record_upload_grant(
+                conn,
+                user_id=user.id,
+                voice_id=voice_id,
+                bucket="references",
+                object_key=keys[label],
+                expires_at=signed.expires_at,
+                sweep_after_seconds=sweep_after,
+            )
+    queue = create_queue(backend.db.url)
+    async with queue.open_async():
+        report = await sweep(backend.db, queue, backend.storage, SweepPolicy())
+    assert report.uploads_removed >= 1
+    assert await backend.storage.stat("references", keys["old"]) is None
+    assert await catalogue_row(backend, "references", keys["old"]) is None
+    assert not any(keys["old"] in name for name in backend.stored())
+    assert await backend.storage.read("references", keys["fresh"]) == audio_samples["wav"]
+    async with backend.db.as_service() as conn:
+        left = await (
+            await conn.execute(
+                "select object_key from utter.upload_grants where user_id = %s", (user.id,)
+            )
+        ).fetchall()
+    assert [row["object_key"] for row in left] == [keys["fresh"]]

@@ -9,6 +9,7 @@ from typing import Annotated
 import procrastinate
 from fastapi import Depends, Request
 
+from utter.cpu import CpuPool
 from utter.engines.base import Capabilities
 from utter.services.generate import GenerationRules
 from utter.services.voices import CloneRules
@@ -25,6 +26,8 @@ class Studio:
     engine: Capabilities
     clone_rules: CloneRules
     generation_rules: GenerationRules
+    # CPU-heavy request work (analysis, transcription, transcoding) runs in these processes.
+    cpu: CpuPool
 
 
 def get_studio(request: Request) -> Studio:

@@ -111,6 +111,7 @@ async def _multipart_save(
     return await design_service.save_from_upload(
         db,
         studio.storage,
+        studio.cpu,
         user_id=user_id,
         name=field("name"),
         text=field("text"),
@@ -160,6 +161,7 @@ async def design_save(
         out = await design_service.save_from_task(
             db,
             studio.storage,
+            studio.cpu,
             user_id=user.id,
             task_id_raw=body.task_id,
             name=body.name,

@@ -82,6 +82,7 @@ async def generation_audio(
     url = await service.audio_url(
         db,
         studio.storage,
+        studio.cpu,
         user_id=user.id,
         generation_id=parse_id(generation_id, "Generation not found."),
         fmt=format.lower(),

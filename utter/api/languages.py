@@ -9,10 +9,11 @@ from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel
 
 from utter.api.context import StudioDep
-from utter.api.deps import CurrentUser
+from utter.api.deps import CurrentUser, DatabaseDep, SettingsDep
 from utter.audio.errors import AudioError
 from utter.errors import ApiError
 from utter.languages import AUTO
+from utter.services import usage
 from utter.transcription import (
     TranscriptionDisabled,
     TranscriptionError,
@@ -55,6 +56,8 @@ async def languages(studio: StudioDep) -> LanguagesOut:
 async def transcribe(
     user: CurrentUser,
     studio: StudioDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
     audio: Annotated[UploadFile | None, File()] = None,
     language: Annotated[str | None, Form()] = None,
 ) -> TranscriptOut:
@@ -69,6 +72,7 @@ async def transcribe(
     if len(data) > MAX_TRANSCRIPTION_BYTES:
         raise ApiError(400, "File too large (max 50MB)")
     filename = PurePath(audio.filename or "audio.wav").name or "audio.wav"
+    await usage.check_transcription(db, user.id, usage.UsageLimits.from_settings(settings))
     try:
         result = await studio.transcriber.transcribe(
             data, filename, (language or "").strip() or AUTO
@@ -79,4 +83,5 @@ async def transcribe(
         raise ApiError(400, str(exc)) from None
     except TranscriptionError as exc:
         raise ApiError(502, f"Transcription request failed: {exc.message}") from None
+    await usage.record_transcription(db, studio.cpu, user.id, result, data)
     return TranscriptOut(text=result.text, model=result.model, language=result.language)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -11,8 +11,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from utter import profiles
-from utter.api.deps import CurrentUser, DatabaseDep, OptionalUser
+from utter.api.deps import CurrentUser, DatabaseDep, OptionalUser, SettingsDep
 from utter.errors import bad_request
+from utter.services.usage import UsageLimits
 
 router = APIRouter(tags=["account"])
 
@@ -50,10 +51,30 @@ class ProfileUpdate(BaseModel):
     avatar_url: str | None = None
 
 
+class CharacterUsage(BaseModel):
+    used: int
+    limit: int | None  # null: no limit
+
+
+class SecondsUsage(BaseModel):
+    used: float
+    limit: float | None  # null: no limit
+
+
+class DailyUsage(BaseModel):
+    """Today's use against the daily limits; a day is the UTC calendar day."""
+
+    day: date
+    resets_at: datetime
+    characters: CharacterUsage
+    transcription_seconds: SecondsUsage
+
+
 class Usage(BaseModel):
     voices: int
     generations: int
     generated_seconds: float
+    daily: DailyUsage
 
 
 @router.get("/me")
@@ -87,6 +108,7 @@ async def update_profile(request: Request, user: CurrentUser, db: DatabaseDep) -
 
 
 @router.get("/usage")
-async def usage(user: CurrentUser, db: DatabaseDep) -> Usage:
-    """Counts for the account page: voices, generations, and seconds of audio generated."""
-    return Usage(**await profiles.usage(db, user.id))
+async def usage(user: CurrentUser, db: DatabaseDep, settings: SettingsDep) -> Usage:
+    """Counts for the account page: voices, generations, seconds of audio generated, and
+    today's characters and transcription seconds against the daily limits (null: none)."""
+    return Usage(**await profiles.usage(db, user.id, UsageLimits.from_settings(settings)))

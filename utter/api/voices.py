@@ -11,11 +11,12 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from utter.api.context import BaseUrl, StudioDep
-from utter.api.deps import CurrentUser, DatabaseDep
+from utter.api.deps import CurrentUser, DatabaseDep, SettingsDep
 from utter.api.forms import Body, Text, page_params, pagination, parse_id
 from utter.audio.measure import ReferenceReport
 from utter.db.queries import voices as q
 from utter.errors import ApiError
+from utter.services import usage
 from utter.services import voices as service
 
 router = APIRouter(tags=["voices"])
@@ -84,15 +85,31 @@ class Ok(BaseModel):
 
 @router.post("/clone/upload-url")
 async def clone_upload_url(
-    body: CloneFields, user: CurrentUser, studio: StudioDep, base_url: BaseUrl
+    body: CloneFields,
+    user: CurrentUser,
+    db: DatabaseDep,
+    studio: StudioDep,
+    settings: SettingsDep,
+    base_url: BaseUrl,
 ) -> UploadUrlOut:
-    """Step 1 of 3: a signed URL to PUT the recording to (any accepted audio format)."""
+    """Step 1 of 3: a signed URL to PUT the recording to (any accepted audio format).
+    A user may hold MAX_PENDING_UPLOADS of them not yet finalized nor expired (429)."""
     out = await service.clone_upload_url(
         studio.storage,
         user_id=user.id,
         req=body.request(),
         rules=studio.clone_rules,
         base_url=base_url,
+    )
+    # Signing wrote nothing, so a refusal here leaves nothing behind.
+    await usage.reserve_upload(
+        db,
+        user_id=user.id,
+        voice_id=out["voice_id"],
+        bucket=service.BUCKET,
+        object_key=out["object_key"],
+        expires_at=out["expires_at"],
+        limits=usage.UsageLimits.from_settings(settings),
     )
     return UploadUrlOut(**out)
 
@@ -112,6 +129,7 @@ async def clone_finalize(
     out = await service.clone_finalize(
         db,
         studio.storage,
+        studio.cpu,
         user_id=user.id,
         voice_id=voice_id,
         req=body.request(),
@@ -146,6 +164,7 @@ async def clone_one_shot(
     out = await service.clone_from_bytes(
         db,
         studio.storage,
+        studio.cpu,
         user_id=user.id,
         data=data,
         req=fields.request(),

@@ -1,7 +1,8 @@
 """Audio: decode uploads by content, check them, normalise references, measure, convert.
 
-Everything here is synchronous and CPU-bound or runs ffmpeg as a subprocess; call it
-from a worker thread (`starlette.concurrency.run_in_threadpool`) in async code.
+Everything here is synchronous and CPU-bound or runs ffmpeg as a subprocess. The API
+calls it in its CPU processes (`utter.cpu.CpuPool`), never on its event loop or in its
+own process; workers call it from a thread.
 Every refusal raises `AudioError` with a plain `message` and a `reason`.
 """
 

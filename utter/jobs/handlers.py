@@ -109,7 +109,7 @@ async def run_engine(
         raise
 
 
-def _decode_wav(data: bytes) -> Audio:
+def decode_wav(data: bytes) -> Audio:
     samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=False)
     if samples.ndim > 1:
         samples = samples.mean(axis=1)
@@ -130,20 +130,17 @@ async def store_and_finish_generation(
         locked = await tasks.lock_for_finish(conn, task["id"])
         if locked is None or locked["status"] != "processing":
             return False
-        await ctx.storage.put(
-            "generations",
-            key,
-            encode_wav(audio.samples, audio.sample_rate),
-            "audio/wav",
-            owner=user_id,
-        )
+        # Encoding and peaks are numpy over the whole clip: off the loop that heartbeats.
+        wav = await asyncio.to_thread(encode_wav, audio.samples, audio.sample_rate)
+        peaks = await asyncio.to_thread(compute_peaks, audio.samples)
+        await ctx.storage.put("generations", key, wav, "audio/wav", owner=user_id)
         return await tasks.complete_generation(
             conn,
             task_id=task["id"],
             generation_id=generation_id,
             audio_object_key=key,
             duration_seconds=round(audio.duration, 3),
-            peaks=compute_peaks(audio.samples),
+            peaks=peaks,
         )
 
 
@@ -163,7 +160,9 @@ async def handle_generate(ctx: WorkerContext, task_id: UUID) -> None:
             raise JobFailed("Voice has no reference audio.")
         reference = Reference(
             voice_id=str(job["voice_id"]),
-            audio=_decode_wav(await ctx.storage.read("references", job["reference_object_key"])),
+            audio=await asyncio.to_thread(
+                decode_wav, await ctx.storage.read("references", job["reference_object_key"])
+            ),
             transcript=job["reference_transcript"],
             language=job["voice_language"],
         )
@@ -199,13 +198,8 @@ async def handle_design_preview(ctx: WorkerContext, task_id: UUID) -> None:
         async with ctx.db.as_service() as conn:
             locked = await tasks.lock_for_finish(conn, task_id)
             if locked is not None and locked["status"] == "processing":
-                await ctx.storage.put(
-                    "references",
-                    key,
-                    encode_wav(audio.samples, audio.sample_rate),
-                    "audio/wav",
-                    owner=task["user_id"],
-                )
+                wav = await asyncio.to_thread(encode_wav, audio.samples, audio.sample_rate)
+                await ctx.storage.put("references", key, wav, "audio/wav", owner=task["user_id"])
                 await tasks.complete_design(conn, task_id=task_id, object_key=key)
     except Cancelled:
         log.info("design task %s was cancelled; stopped", task_id)

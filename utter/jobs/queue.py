@@ -4,6 +4,12 @@ The API defers jobs inside the transaction that creates their task (so a crash
 never leaves a task without its job or a job without its task); workers pull
 them. A job carries only the task id: the `tasks` row is the truth about what
 to do and whether it is still wanted.
+
+Fair share: the queue is one line for everyone, so each job gets a priority
+(procrastinate runs higher first, then oldest first) of minus the number of
+tasks its user already had waiting or running when it was queued. A user's
+n-th job therefore waits behind every other user's earlier ones, and one
+user's backlog never blocks another user's first job.
 """
 
 from __future__ import annotations
@@ -25,8 +31,16 @@ def create_queue(database_url: str, *, max_connections: int = 4) -> procrastinat
     return procrastinate.App(connector=queue_connector(database_url, max_size=max_connections))
 
 
-async def defer(queue: procrastinate.App, conn: Connection, task_type: str, task_id: UUID) -> int:
-    """Queue the job for `task_id` on `conn`, inside the caller's transaction."""
+async def defer(
+    queue: procrastinate.App,
+    conn: Connection,
+    task_type: str,
+    task_id: UUID,
+    *,
+    priority: int = 0,
+) -> int:
+    """Queue the job for `task_id` on `conn`, inside the caller's transaction.
+    `priority` comes from `tasks.queue_priority` (0 or below; higher runs first)."""
     cur = await conn.execute("select current_setting('search_path') as path")
     row = await cur.fetchone()
     previous = row["path"] if row else "public"
@@ -38,6 +52,7 @@ async def defer(queue: procrastinate.App, conn: Connection, task_type: str, task
         queue=QUEUE,
         # One waiting job per task, whoever queues it (the API or a sweeper's retry).
         queueing_lock=str(task_id),
+        priority=priority,
         connection=conn,
     ).defer_async(task_id=str(task_id))
     await conn.execute("select set_config('search_path', %s, true)", (previous,))

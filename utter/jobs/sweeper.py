@@ -1,7 +1,9 @@
-"""Noticing work that stopped: requeue or fail stuck tasks, tidy the queue, drop stale previews.
+"""Noticing work that stopped: requeue or fail stuck tasks, tidy the queue, drop stale previews,
+abandoned two-step uploads and interrupted upload files.
 
 Every worker (and `utter serve`) runs `sweep` every few seconds; it is safe to
-run from many processes at once because each step is a guarded UPDATE.
+run from many processes at once because each step is a guarded UPDATE (and
+deleting an object twice is no error).
 
 The bound: a worker heartbeats every `heartbeat_seconds`; a processing task
 whose heartbeat is older than `stale_after_seconds` is requeued (while it has
@@ -18,7 +20,7 @@ import procrastinate
 from procrastinate.jobs import Status
 
 from utter.db import Database
-from utter.db.queries import tasks
+from utter.db.queries import tasks, usage
 from utter.jobs.queue import QUEUE, defer
 from utter.storage import Storage
 
@@ -39,6 +41,8 @@ class SweepReport:
     failed: int = 0
     queue_jobs_closed: int = 0
     previews_removed: int = 0
+    uploads_removed: int = 0
+    temporary_removed: int = 0
 
 
 async def sweep(
@@ -49,7 +53,9 @@ async def sweep(
         for task in await tasks.requeue_stale(
             conn, stale_after_seconds=policy.stale_after_seconds, max_attempts=policy.max_attempts
         ):
-            job_id = await defer(queue, conn, task["type"], task["id"])
+            # Back in line by the same fair-share rule as when it was first queued.
+            priority = await tasks.queue_priority(conn, task["user_id"], task["id"])
+            job_id = await defer(queue, conn, task["type"], task["id"], priority=priority)
             await tasks.set_queue_job(conn, task["id"], job_id)
             report.requeued += 1
         failed = await tasks.fail_stale(
@@ -78,4 +84,17 @@ async def sweep(
     for key in previews:
         await storage.delete("references", key)
         report.previews_removed += 1
+
+    # Two-step clone uploads never finalized: each upload URL handed out was recorded with
+    # the time after which whatever reached its key is abandoned (UPLOAD_TTL_HOURS).
+    async with db.as_service() as conn:
+        abandoned = await usage.abandoned_uploads(conn)
+    if abandoned:
+        for grant in abandoned:
+            await storage.delete(grant["bucket"], grant["object_key"])
+        async with db.as_service() as conn:
+            await usage.forget_upload_grants(conn, [g["id"] for g in abandoned])
+        report.uploads_removed = len(abandoned)
+    # Files of writes a crash interrupted (the backend lists them at most once a minute).
+    report.temporary_removed = await storage.remove_stale_temporary()
     return report

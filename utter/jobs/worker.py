@@ -4,6 +4,12 @@
 job handlers on a procrastinate app, and runs procrastinate's worker beside a
 sweeper loop until it is cancelled. Any number of workers, on any machines,
 may share one database and one storage.
+
+A worker never gives up on its database: when it loses it (a restart, a network
+cut), everything that talks to it is closed and opened again, with a growing pause
+between tries, while the engine (and its loaded model) stays. A job that was
+running then is left `processing` and the sweeper requeues it once its heartbeat
+is stale, on this worker or another.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from uuid import UUID
 import procrastinate
 
 from utter.db import Database
+from utter.db.pool import DatabaseUnavailable
 from utter.engines import create_engine
 from utter.engines.base import Engine
 from utter.jobs.handlers import WorkerContext, handle_design_preview, handle_generate
@@ -25,6 +32,7 @@ from utter.jobs.queue import DESIGN_PREVIEW, GENERATE, QUEUE, create_queue
 from utter.jobs.sweeper import SweepPolicy, sweep
 from utter.settings import Settings
 from utter.storage import Storage, create_storage
+from utter.supervise import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +75,8 @@ async def sweep_forever(
     while True:
         try:
             await sweep(db, queue, storage, policy)
+        except DatabaseUnavailable as exc:
+            log.warning("sweep skipped, the database is unavailable: %s", exc)
         except Exception:
             log.exception("sweep failed; trying again later")
         await asyncio.sleep(settings.sweep_interval_seconds)
@@ -80,12 +90,42 @@ async def run_worker(
     engine: Engine | None = None,
     name: str | None = None,
 ) -> None:
-    """Run until cancelled. `engine` overrides the configured one (tests pass their own)."""
-    db = Database(database_url, min_size=1, max_size=4)
-    queue = create_queue(database_url)
-    register_handlers(queue)
+    """Run until cancelled, through any number of database outages. `engine` overrides
+    the configured one (tests pass their own)."""
     owns_engine = engine is None
     engine = engine or create_engine(settings)
+    loop = asyncio.get_running_loop()
+    backoff = Backoff(first=1.0, ceiling=30.0, healthy_after=60.0)
+    try:
+        while True:
+            started = loop.time()
+            try:
+                await _run_connected(settings, database_url, engine, concurrency, name)
+                return
+            except (*DatabaseUnavailable, procrastinate.exceptions.ConnectorException) as exc:
+                delay = backoff.delay(loop.time() - started)
+                log.warning("worker lost its database (%s); reconnecting in %.0f s", exc, delay)
+            except Exception:
+                delay = backoff.delay(loop.time() - started)
+                log.exception("worker stopped unexpectedly; starting again in %.0f s", delay)
+            await asyncio.sleep(delay)
+    finally:
+        if owns_engine:
+            engine.close()
+
+
+async def _run_connected(
+    settings: Settings,
+    database_url: str,
+    engine: Engine,
+    concurrency: int | None,
+    name: str | None,
+) -> None:
+    """One life of the worker: its own pools, procrastinate's worker and the sweeper,
+    until cancelled or until the database is lost (which raises)."""
+    db = Database(database_url, min_size=1, max_size=4, timeout=settings.db_timeout_seconds)
+    queue = create_queue(database_url)
+    register_handlers(queue)
     worker_name = name or f"{socket.gethostname()}-{id(queue):x}"
     async with db:
         storage = create_storage(settings, db)
@@ -115,5 +155,3 @@ async def run_worker(
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
-                if owns_engine:
-                    engine.close()

@@ -13,9 +13,8 @@ from dataclasses import replace
 from typing import Any
 from uuid import UUID, uuid4
 
-from psycopg.types.json import Jsonb
-
 from utter.audio.validate import ReferenceLimits
+from utter.cpu import CpuPool
 from utter.db import Database
 from utter.db.queries import tasks as task_q
 from utter.errors import ApiError
@@ -26,6 +25,8 @@ from utter.storage.base import ObjectNotFound
 # A preview of a short sentence can be under the 3 s a clone needs; it is still a
 # good reference, made by the engine itself in a quiet room.
 DESIGN_MIN_SECONDS = 1.0
+ALREADY_SAVED = "This preview was already saved as a voice."
+NOT_FINISHED = "The design preview is not finished (or has expired)."
 
 
 def _design_limits(rules: CloneRules) -> ReferenceLimits:
@@ -53,6 +54,7 @@ def _voice_response(row: dict[str, Any], preview_url: str) -> dict[str, Any]:
 async def save_from_task(
     db: Database,
     storage: Storage,
+    cpu: CpuPool,
     *,
     user_id: UUID,
     task_id_raw: str | None,
@@ -71,33 +73,47 @@ async def save_from_task(
         raise ApiError(404, "Task not found.")
     result = task["result"] or {}
     if result.get("voice_id"):
-        raise ApiError(409, "This preview was already saved as a voice.")
+        raise ApiError(409, ALREADY_SAVED)
     if task["status"] != "completed" or not result.get("object_key"):
-        raise ApiError(400, "The design preview is not finished (or has expired).")
+        raise ApiError(400, NOT_FINISHED)
     meta = task["metadata"]
-    preview_key: str = result["object_key"]
-    try:
-        data = await storage.read("references", preview_key)
-    except ObjectNotFound:
-        raise ApiError(400, "The design preview has expired. Generate it again.") from None
-    prepared = await prepare(data, _design_limits(rules))
     voice_id = uuid4()
-    row = await store_voice(
-        db,
-        storage,
-        user_id=user_id,
-        voice_id=voice_id,
-        fields=(name, meta["language"], meta["text"]),
-        description=meta["instruct"],
-        source="designed",
-        prepared=prepared,
-        original=None,
-    )
+    # One guarded write claims the preview, so concurrent saves make exactly one voice.
     async with db.as_service() as conn:
-        await conn.execute(
-            "update public.tasks set result = %s where id = %s",
-            (Jsonb({"voice_id": str(voice_id)}), task_id),
+        claimed = await task_q.claim_preview_for_saving(
+            conn, task_id=task_id, user_id=user_id, voice_id=voice_id
         )
+    if claimed is None:
+        async with db.as_user(user_id) as conn:
+            now = await task_q.get(conn, task_id)
+        if now is not None and (now["result"] or {}).get("voice_id"):
+            raise ApiError(409, ALREADY_SAVED)
+        raise ApiError(400, NOT_FINISHED)
+    preview_key: str = claimed["result"]["object_key"]
+    try:
+        try:
+            data = await storage.read("references", preview_key)
+        except ObjectNotFound:
+            raise ApiError(400, "The design preview has expired. Generate it again.") from None
+        prepared = await prepare(cpu, data, _design_limits(rules))
+        row = await store_voice(
+            db,
+            storage,
+            user_id=user_id,
+            voice_id=voice_id,
+            fields=(name, meta["language"], meta["text"]),
+            description=meta["instruct"],
+            source="designed",
+            prepared=prepared,
+            original=None,
+        )
+    except BaseException:
+        # Nothing was saved: free the claim so the user can try again.
+        async with db.as_service() as conn:
+            await task_q.release_preview_saving(conn, task_id=task_id, voice_id=voice_id)
+        raise
+    async with db.as_service() as conn:
+        await task_q.finish_preview_saving(conn, task_id=task_id, voice_id=voice_id)
     await storage.delete("references", preview_key)
     url = await storage.signed_download_url(
         "references", row["reference_object_key"], user_id=user_id, base_url=base_url
@@ -108,6 +124,7 @@ async def save_from_task(
 async def save_from_upload(
     db: Database,
     storage: Storage,
+    cpu: CpuPool,
     *,
     user_id: UUID,
     name: str | None,
@@ -131,7 +148,7 @@ async def save_from_upload(
         raise ApiError(400, "Audio file is empty.")
     if language not in rules.languages:
         raise ApiError(400, f"Language {language} is not supported by this server.")
-    prepared = await prepare(audio, _design_limits(rules))
+    prepared = await prepare(cpu, audio, _design_limits(rules))
     row = await store_voice(
         db,
         storage,

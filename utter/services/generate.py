@@ -2,9 +2,12 @@
 
 Both create their task row and queue its job in one transaction, so a crash
 can never leave a task without a job (or a job without a task). The per-user
-limit on active generations is checked under a per-user advisory lock, which
-makes any limit race-free; the partial unique index of the schema is the
-database's own backstop when the limit is 1.
+limits on active generations and on active design previews are each checked
+under a per-user advisory lock, which makes any limit race-free; the partial
+unique index of the schema is the database's own backstop when the generation
+limit is 1. The same transaction counts the text into the user's daily
+characters (when that limit is on, a refusal there undoes everything) and gives
+the job its fair-share queue priority (utter.jobs.queue).
 """
 
 from __future__ import annotations
@@ -22,10 +25,18 @@ from utter.db.queries import voices as voice_q
 from utter.errors import ApiError
 from utter.jobs.queue import defer
 from utter.languages import AUTO
+from utter.services.usage import count_characters
 
 MAX_TEXT = 10_000
 MAX_DESIGN_TEXT = 500
 BUSY = "A generation is already in progress. Please wait for it to finish before starting another."
+
+
+def design_busy(limit: int) -> str:
+    previews = "design preview" if limit == 1 else "design previews"
+    return (
+        f"You have {limit} {previews} in progress. Wait for one to finish before starting another."
+    )
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,8 @@ class GenerationRules:
     languages: tuple[str, ...]  # what the engine speaks, "Auto" included when it can choose
     design_languages: tuple[str, ...]
     max_active: int = 1
+    max_active_design_previews: int = 3
+    daily_characters: int = 0  # 0: no limit
 
 
 def estimated_minutes(text: str) -> float:
@@ -108,7 +121,9 @@ async def submit_generation(
                 language=language,
                 metadata=metadata,
             )
-            job_id = await defer(queue, conn, "generate", ids["task_id"])
+            await count_characters(conn, user_id, len(text), rules.daily_characters)
+            priority = await task_q.queue_priority(conn, user_id, ids["task_id"])
+            job_id = await defer(queue, conn, "generate", ids["task_id"], priority=priority)
             await task_q.set_queue_job(conn, ids["task_id"], job_id)
     except pg_errors.UniqueViolation:
         raise ApiError(409, BUSY) from None
@@ -143,11 +158,23 @@ async def submit_design_preview(
         raise ApiError(400, "Language is required.")
     check_language(language, rules.design_languages)
     async with db.as_service() as conn:
+        await conn.execute(
+            "select pg_advisory_xact_lock(hashtextextended('utter.design:' || %s, 0))",
+            (str(user_id),),
+        )
+        if (
+            await task_q.count_active_design_previews(conn, user_id)
+            >= rules.max_active_design_previews
+        ):
+            raise ApiError(409, design_busy(rules.max_active_design_previews))
+        # The preview's text is spoken like any generation's, so it counts the same.
+        await count_characters(conn, user_id, len(text), rules.daily_characters)
         task_id = await task_q.create_design_task(
             conn,
             user_id=user_id,
             metadata={"text": text, "language": language, "instruct": instruct},
         )
-        job_id = await defer(queue, conn, "design_preview", task_id)
+        priority = await task_q.queue_priority(conn, user_id, task_id)
+        job_id = await defer(queue, conn, "design_preview", task_id, priority=priority)
         await task_q.set_queue_job(conn, task_id, job_id)
     return {"task_id": task_id, "status": "pending"}

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, cast
 from urllib.parse import quote
 from uuid import UUID
 
 from utter.api.forms import pagination
 from utter.audio.convert import OUTPUT_FORMATS, Compressed, transcode
+from utter.cpu import CpuPool
 from utter.db import Database
 from utter.db.queries import generations as q
 from utter.errors import ApiError
@@ -64,6 +64,7 @@ def variant_key(wav_key: str, fmt: str) -> str:
 async def audio_url(
     db: Database,
     storage: Storage,
+    cpu: CpuPool,
     *,
     user_id: UUID,
     generation_id: UUID,
@@ -87,7 +88,7 @@ async def audio_url(
         if await storage.stat(BUCKET, key) is None:
             # Transcoded on first request, then kept beside the WAV (and deleted with it).
             wav = await storage.read(BUCKET, wav_key)
-            data = await asyncio.to_thread(transcode, wav, cast(Compressed, fmt))
+            data = await cpu.run(transcode, wav, cast(Compressed, fmt))
             await storage.put(BUCKET, key, data, OUTPUT_FORMATS[fmt].content_type, owner=user_id)
     name = f"utter-{generation_id}.{OUTPUT_FORMATS[fmt].extension}" if download else None
     return await storage.signed_download_url(

@@ -9,7 +9,6 @@ it into those two objects or, on any failure, leaves nothing behind.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from uuid import UUID, uuid4
 from utter.audio.errors import AudioError
 from utter.audio.reference import PreparedReference, prepare_reference
 from utter.audio.validate import ReferenceLimits
+from utter.cpu import CpuPool
 from utter.db import Database
 from utter.db.queries import voices as q
 from utter.errors import ApiError
@@ -83,10 +83,10 @@ def audio_error(exc: AudioError) -> ApiError:
     return ApiError(400, str(exc))
 
 
-async def prepare(data: bytes, limits: ReferenceLimits) -> PreparedReference:
-    """Decode, check, normalise and measure a recording, off the event loop."""
+async def prepare(cpu: CpuPool, data: bytes, limits: ReferenceLimits) -> PreparedReference:
+    """Decode, check, normalise and measure a recording in a CPU process."""
     try:
-        return await asyncio.to_thread(prepare_reference, data, limits)
+        return await cpu.run(prepare_reference, data, limits)
     except AudioError as exc:
         raise audio_error(exc) from None
 
@@ -164,6 +164,7 @@ async def clone_upload_url(
 async def clone_finalize(
     db: Database,
     storage: Storage,
+    cpu: CpuPool,
     *,
     user_id: UUID,
     voice_id: UUID,
@@ -190,7 +191,7 @@ async def clone_finalize(
         await storage.delete(BUCKET, key)
         raise
     try:
-        prepared = await prepare(data, rules.limits)
+        prepared = await prepare(cpu, data, rules.limits)
         row = await store_voice(
             db,
             storage,
@@ -212,6 +213,7 @@ async def clone_finalize(
 async def clone_from_bytes(
     db: Database,
     storage: Storage,
+    cpu: CpuPool,
     *,
     user_id: UUID,
     data: bytes,
@@ -219,7 +221,7 @@ async def clone_from_bytes(
     rules: CloneRules,
 ) -> dict[str, Any]:
     fields = check_clone_fields(req, rules.languages)
-    prepared = await prepare(data, rules.limits)
+    prepared = await prepare(cpu, data, rules.limits)
     row = await store_voice(
         db,
         storage,

@@ -75,4 +75,5 @@ def create_storage(settings: Settings, db: Database) -> Storage:
         base_url=settings.base_url,
         download_expiry=settings.signed_url_expiry,
         upload_expiry=settings.signed_upload_expiry,
+        temporary_ttl_seconds=settings.upload_ttl_hours * 3600,
     )

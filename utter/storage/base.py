@@ -245,3 +245,9 @@ class Storage(Protocol):
         UploadForbidden (the catalogue's policies refuse the user) after deleting the
         object. Safe to call again for the same object."""
         ...
+
+    async def remove_stale_temporary(self) -> int:
+        """Delete temporary files that interrupted writes left behind, once older than the
+        backend's upload TTL; returns how many. Cheap to call often: the backend looks at
+        most once a minute. Safe while other processes do the same."""
+        ...

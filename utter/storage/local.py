@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import os
 import secrets
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +47,10 @@ from utter.storage.tokens import TokenSigner
 CHUNK = 256 * 1024
 SIGN_PATH = "/storage/v1/object/sign"
 UPLOAD_SIGN_PATH = "/storage/v1/object/upload/sign"
+TEMPORARY_SUFFIX = ".part"
+# How often remove_stale_temporary lists the temporary folder; every worker sweeps every few
+# seconds, and a listing of a big folder is not free.
+TEMPORARY_SWEEP_SECONDS = 60.0
 
 
 @dataclass
@@ -76,8 +81,11 @@ class LocalStorage:
         base_url: str,
         download_expiry: int = 3600,
         upload_expiry: int = 7200,
+        temporary_ttl_seconds: float = 24 * 3600,
     ) -> None:
         self.root = root
+        self._temporary_ttl = temporary_ttl_seconds
+        self._next_temporary_sweep = 0.0
         self._db = db
         self._secret = secret
         self._base_url = base_url.rstrip("/")
@@ -112,7 +120,7 @@ class LocalStorage:
         more than `max_bytes` arrived, and whatever `check_head` raises once the first
         SNIFF_BYTES are known; the temporary file is removed on any error."""
         await asyncio.to_thread(self.tmp_dir.mkdir, parents=True, exist_ok=True)
-        path = self.tmp_dir / f"{secrets.token_hex(16)}.part"
+        path = self.tmp_dir / f"{secrets.token_hex(16)}{TEMPORARY_SUFFIX}"
         handle: BinaryIO = await asyncio.to_thread(open, path, "xb")
         digest = hashlib.sha256()
         size = 0
@@ -227,6 +235,15 @@ class LocalStorage:
         self, bucket: str, key: str, *, user_id: UUID | str, max_bytes: int | None = None
     ) -> ObjectInfo:
         return await catalogue.confirm_upload(self, self._db, bucket, key, user_id, max_bytes)
+
+    async def remove_stale_temporary(self) -> int:
+        now = time.monotonic()
+        if now < self._next_temporary_sweep:
+            return 0
+        self._next_temporary_sweep = now + TEMPORARY_SWEEP_SECONDS
+        return await asyncio.to_thread(
+            _remove_files_older_than, self.tmp_dir, time.time() - self._temporary_ttl
+        )
 
     async def _discard(self, bucket: str, path: Path) -> None:
         await asyncio.to_thread(path.unlink, missing_ok=True)
@@ -399,3 +416,24 @@ def _prune_empty_dirs(directory: Path, stop: Path) -> None:
         except OSError:
             return
         directory = directory.parent
+
+
+def _remove_files_older_than(directory: Path, cutoff: float) -> int:
+    """Unlink the temporary files in `directory` last written before `cutoff` (epoch
+    seconds). A file another sweeper removed first is simply not counted."""
+    removed = 0
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        if not entry.name.endswith(TEMPORARY_SUFFIX):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False) or entry.stat().st_mtime >= cutoff:
+                continue
+            os.unlink(entry.path)
+        except FileNotFoundError:
+            continue
+        removed += 1
+    return removed

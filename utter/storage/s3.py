@@ -173,6 +173,10 @@ class S3Storage:
         await asyncio.to_thread(self._client.delete_object, Bucket=real_bucket, Key=key)
         await catalogue.forget(self._db, bucket, key)
 
+    async def remove_stale_temporary(self) -> int:
+        # Spooled bodies live in tempfile's files, which the OS removes with the process.
+        return 0
+
     async def confirm_upload(
         self, bucket: str, key: str, *, user_id: UUID | str, max_bytes: int | None = None
     ) -> ObjectInfo:

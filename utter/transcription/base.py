@@ -21,6 +21,9 @@ class Transcript:
     text: str
     model: str
     language: str | None  # ISO 639-1 code when the provider says (or knows) it
+    # Seconds of audio heard, when the provider knows; the daily transcription limit
+    # counts these (else the upload is decoded to measure it).
+    duration_seconds: float | None = None
 
 
 class TranscriptionError(Exception):

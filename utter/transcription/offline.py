@@ -2,6 +2,8 @@
 
 A coarse recogniser (roughly 65-90% of words right on clean speech), but it runs on
 any machine with no downloads, which makes the transcript field useful out of the box.
+pocketsphinx holds the GIL for the whole utterance, so the API runs it (and the decode
+before it) in its CPU processes (`utter.cpu`), never in its own.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import soxr
 
 from utter.audio.convert import to_pcm16
 from utter.audio.decode import decode
+from utter.cpu import CpuPool
 from utter.transcription.base import Transcript, UnsupportedLanguageError, language_code
 
 SAMPLE_RATE = 16_000  # what the en-us acoustic model was trained on
@@ -62,29 +65,39 @@ def transcribe_english(samples: npt.NDArray[np.float32], sample_rate: int) -> st
     return _shared_recognizer().recognise(samples, sample_rate)
 
 
+def transcribe_upload(data: bytes, max_seconds: float) -> tuple[str, float]:
+    """Decode an upload and recognise it: (words, seconds of audio). Blocking, CPU-bound:
+    meant for a CPU process, where the decoder is loaded once and reused."""
+    decoded = decode(data, SAMPLE_RATE, max_seconds=max_seconds)
+    text = transcribe_english(decoded.samples, decoded.sample_rate)
+    return text, len(decoded.samples) / decoded.sample_rate
+
+
 class OfflineTranscriber:
-    """The default transcriber: English only, on this machine."""
+    """The default transcriber: English only, on this machine.
+
+    With a `CpuPool` the work runs in its processes (as the API does); without one, in a
+    thread of this process (for callers that are CPU workers themselves)."""
 
     enabled = True
     provider = "offline"
     model = MODEL_NAME
     supported_languages: tuple[str, ...] = ("Auto", "English")
 
-    def __init__(self, *, max_seconds: float = DEFAULT_MAX_SECONDS) -> None:
+    def __init__(self, *, max_seconds: float = DEFAULT_MAX_SECONDS, cpu: CpuPool | None = None):
         self.max_seconds = max_seconds
-        # One decoder per process (about 30 MB; calls are serialised either way).
-        self._recognizer = _shared_recognizer()
+        self._cpu = cpu
 
     async def transcribe(self, data: bytes, filename: str, language: str) -> Transcript:
         """Raises UnsupportedLanguageError for anything but English or Auto, and
         utter.audio.AudioError when the upload is not readable audio or is too long."""
         if language not in ("", "Auto") and language_code(language) != "en":
             raise UnsupportedLanguageError("Offline transcription supports English only.")
-        decoded = await asyncio.to_thread(decode, data, SAMPLE_RATE, max_seconds=self.max_seconds)
-        text = await asyncio.to_thread(
-            self._recognizer.recognise, decoded.samples, decoded.sample_rate
-        )
-        return Transcript(text=text, model=self.model, language="en")
+        if self._cpu is not None:
+            text, seconds = await self._cpu.run(transcribe_upload, data, self.max_seconds)
+        else:
+            text, seconds = await asyncio.to_thread(transcribe_upload, data, self.max_seconds)
+        return Transcript(text=text, model=self.model, language="en", duration_seconds=seconds)
 
     async def aclose(self) -> None:
         return None

@@ -160,9 +160,23 @@ class RemoteTranscriber:
             if isinstance(upstream_model, str) and upstream_model
             else self._model,
             language=upstream_language if isinstance(upstream_language, str) else None,
+            duration_seconds=_audio_seconds(payload),
         )
 
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def _audio_seconds(payload: dict[str, object]) -> float | None:
+    """The audio's length when the provider reports it: `duration` (OpenAI's verbose
+    answers) or `usage.prompt_audio_seconds` (Mistral)."""
+    usage = payload.get("usage")
+    for value in (
+        payload.get("duration"),
+        usage.get("prompt_audio_seconds") if isinstance(usage, dict) else None,
+    ):
+        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+            return float(value)
+    return None

@@ -68,6 +68,28 @@ async def create_design_task(conn: Connection, *, user_id: UUID, metadata: dict[
     return task_id
 
 
+async def count_active_design_previews(conn: Connection, user_id: UUID) -> int:
+    cur = await conn.execute(
+        "select count(*) as n from public.tasks"
+        " where user_id = %s and type = 'design_preview' and status in ('pending', 'processing')",
+        (user_id,),
+    )
+    row = await cur.fetchone()
+    return int(row["n"]) if row else 0
+
+
+async def queue_priority(conn: Connection, user_id: UUID, task_id: UUID) -> int:
+    """The queue priority of `task_id`'s job: minus the user's other active tasks, so a
+    user's n-th waiting job runs after every other user's earlier ones."""
+    cur = await conn.execute(
+        "select count(*) as n from public.tasks"
+        " where user_id = %s and id <> %s and status in ('pending', 'processing')",
+        (user_id, task_id),
+    )
+    row = await cur.fetchone()
+    return -int(row["n"]) if row else 0
+
+
 async def set_queue_job(conn: Connection, task_id: UUID, job_id: int) -> None:
     await conn.execute("update public.tasks set queue_job_id = %s where id = %s", (job_id, task_id))
 
@@ -235,7 +257,7 @@ async def requeue_stale(
     conn: Connection, *, stale_after_seconds: float, max_attempts: int
 ) -> list[Row]:
     """Processing tasks whose worker went quiet, with attempts left: back to pending.
-    Returns them (id, type) so the caller can queue a new job in the same transaction."""
+    Returns them (id, type, user_id) so the caller can queue a new job in the same transaction."""
     cur = await conn.execute(
         """
         update public.tasks
@@ -245,7 +267,7 @@ async def requeue_stale(
            and coalesce(heartbeat_at, started_at, updated_at)
                < now() - make_interval(secs => %s)
            and attempts < %s
-        returning id, type
+        returning id, type, user_id
         """,
         (stale_after_seconds, max_attempts),
     )
@@ -305,6 +327,7 @@ async def expire_unused_previews(conn: Connection, *, older_than_hours: float) -
             from public.tasks
            where type = 'design_preview' and status = 'completed'
              and result ? 'object_key'
+             and not result ? 'voice_id'  -- being saved right now
              and completed_at < now() - make_interval(secs => %s)
              for update skip locked
         )
@@ -317,6 +340,42 @@ async def expire_unused_previews(conn: Connection, *, older_than_hours: float) -
         (older_than_hours * 3600,),
     )
     return [row["key"] for row in await cur.fetchall()]
+
+
+async def claim_preview_for_saving(
+    conn: Connection, *, task_id: UUID, user_id: UUID, voice_id: UUID
+) -> Row | None:
+    """Mark a finished design preview as being saved as `voice_id`, once: concurrent saves
+    race on this UPDATE and exactly one gets the row back (with its object key)."""
+    cur = await conn.execute(
+        """
+        update public.tasks
+           set result = result || jsonb_build_object('voice_id', %(voice)s::text)
+         where id = %(id)s and user_id = %(user)s and type = 'design_preview'
+           and status = 'completed' and result ? 'object_key' and not result ? 'voice_id'
+        returning *
+        """,
+        {"id": task_id, "user": user_id, "voice": voice_id},
+    )
+    return await cur.fetchone()
+
+
+async def finish_preview_saving(conn: Connection, *, task_id: UUID, voice_id: UUID) -> None:
+    """The voice is stored: the preview object is the voice's now, only its id remains."""
+    await conn.execute(
+        "update public.tasks set result = jsonb_build_object('voice_id', %s::text)"
+        " where id = %s and result ->> 'voice_id' = %s::text",
+        (voice_id, task_id, voice_id),
+    )
+
+
+async def release_preview_saving(conn: Connection, *, task_id: UUID, voice_id: UUID) -> None:
+    """Storing the voice failed: let the user try to save the preview again."""
+    await conn.execute(
+        "update public.tasks set result = result - 'voice_id'"
+        " where id = %s and result ->> 'voice_id' = %s::text",
+        (task_id, voice_id),
+    )
 
 
 async def count_active_generations(conn: Connection, user_id: UUID) -> int:

@@ -150,5 +150,24 @@ async function usage(content) {
       h('dl', { class: 'stats' },
         stat('Voices', String(totals.voices ?? 0), 'voices'),
         stat('Generations', String(totals.generations ?? 0), 'generations'),
-        stat('Audio generated', formatDuration(totals.generated_seconds ?? 0), 'generated_seconds'))));
+        stat('Audio generated', formatDuration(totals.generated_seconds ?? 0), 'generated_seconds'))),
+    totals.daily ? today(totals.daily, stat) : null);
+}
+
+// Today's use against the server's daily limits. The day is the UTC calendar day, so it is
+// said in those words rather than converted to the reader's own midnight.
+function today(daily, stat) {
+  const count = (n) => Number(n).toLocaleString('en-US');
+  const of = (used, limit, show) => (limit === null || limit === undefined
+    ? `${show(used)} (no daily limit)`
+    : `${show(used)} of ${show(limit)}`);
+  const limited = daily.characters.limit !== null || daily.transcription_seconds.limit !== null;
+  return h('section', { 'aria-labelledby': 'today-title' },
+    h('h2', { id: 'today-title' }, `Today (UTC, ${daily.day})`),
+    h('p', { class: 'muted' }, limited
+      ? 'This server limits what each account may use per day. The limits reset at midnight UTC.'
+      : 'This server sets no daily limits.'),
+    h('dl', { class: 'stats' },
+      stat('Characters spoken', of(daily.characters.used, daily.characters.limit, count), 'characters_today'),
+      stat('Audio transcribed', of(daily.transcription_seconds.used, daily.transcription_seconds.limit, formatDuration), 'transcription_today')));
 }
