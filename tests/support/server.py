@@ -39,14 +39,18 @@ def app_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 
 @contextmanager
-def serve_asgi(make_app: Callable[[str], ASGIApp], *, lifespan: str = "on") -> Iterator[str]:
+def serve_asgi(
+    make_app: Callable[[str], ASGIApp], *, lifespan: str = "on", **config: Any
+) -> Iterator[str]:
     """Serve an ASGI app with uvicorn on a free port, in a thread, until the block ends.
-    `make_app` gets the server's base URL (so an app can know its own address)."""
+    `make_app` gets the server's base URL (so an app can know its own address); `config`
+    adds or overrides uvicorn.Config options."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(make_app(url), log_level="warning", lifespan=lifespan))
+    options: dict[str, Any] = {"log_level": "warning", "lifespan": lifespan, **config}
+    server = uvicorn.Server(uvicorn.Config(make_app(url), **options))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="test-server", daemon=True
     )

@@ -72,6 +72,46 @@ def test_return_to_is_honoured_and_only_for_paths_on_this_site(
         page.evaluate("localStorage.removeItem('utter_session')")
 
 
+@pytest.mark.parametrize(
+    "return_to",
+    [
+        "%2F%09%2Fevil.example%2F",  # "/<tab>/evil.example/": the browser drops the tab
+        "%2F%5Cevil.example",  # "/\evil.example": the browser reads the backslash as "/"
+        "%2F%0A%2Fevil.example",  # a newline, dropped like the tab
+        "%2F.%2F%2Fevil.example",  # "/.//evil.example": a path that is itself "//evil.example"
+        "%2F%2Fevil.example",
+        "https%3A%2F%2Fevil.example",
+        "javascript%3Aalert(1)",
+    ],
+)
+def test_return_to_never_leaves_the_site(page: Page, account: Account, return_to: str) -> None:
+    page.goto(f"/auth?returnTo={return_to}")
+    page.get_by_label("Email", exact=True).fill(account.email)
+    page.get_by_label("Password", exact=True).fill(account.password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page).to_have_url(re.compile(r"^http://127\.0\.0\.1:\d+/clone$"))
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+
+
+def test_return_to_keeps_a_path_query_and_fragment_here(page: Page, web_server: WebServer) -> None:
+    page.goto("/auth")
+    forms = {
+        "/voices?q=a#list": "/voices?q=a#list",
+        web_server.url + "/history?page=2": "/history?page=2",
+        "/\t/evil.example/": "/clone",
+        "": "/clone",
+        None: "/clone",
+    }
+    answers = page.evaluate(
+        """async (forms) => {
+          const { safeReturnTo } = await import('/assets/js/router.js');
+          return forms.map((value) => safeReturnTo(value));
+        }""",
+        list(forms),
+    )
+    assert answers == list(forms.values())
+
+
 def test_a_wrong_password_shows_the_servers_words(
     page: Page, account: Account, watcher: Watcher
 ) -> None:

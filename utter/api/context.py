@@ -13,6 +13,7 @@ from utter.cpu import CpuPool
 from utter.engines.base import Capabilities
 from utter.services.generate import GenerationRules
 from utter.services.voices import CloneRules
+from utter.settings import Settings
 from utter.storage import Storage
 from utter.transcription import Transcriber
 
@@ -34,12 +35,27 @@ def get_studio(request: Request) -> Studio:
     return studio
 
 
+def _with_port(host: str, scheme: str) -> str:
+    """`host[:port]` lower-cased, with the scheme's default port when none is given (clients
+    leave it out of Host)."""
+    host = host.strip().lower()
+    if host and ":" not in host.rsplit("]", 1)[-1]:
+        host += ":443" if scheme == "https" else ":80"
+    return host
+
+
 def public_base_url(request: Request) -> str:
-    """Where this request's client reached us: the base for signed URLs we hand back."""
-    settings = request.app.state.settings
+    """The base for signed URLs we hand back: PUBLIC_URL; else where this request's client
+    reached us, when its Host is one we answer to (UTTER_ALLOWED_HOSTS). A forged Host would
+    otherwise put an attacker's site into the URLs (and the tokens) we hand out."""
+    settings: Settings = request.app.state.settings
     if settings.public_url:
         return str(settings.public_url).rstrip("/")
-    return str(request.base_url).rstrip("/")
+    scheme = request.url.scheme
+    host = _with_port(request.headers.get("host", ""), scheme)
+    if host and host in {_with_port(h, scheme) for h in settings.allowed_host_list}:
+        return str(request.base_url).rstrip("/")
+    return settings.base_url
 
 
 StudioDep = Annotated[Studio, Depends(get_studio)]

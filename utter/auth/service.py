@@ -227,13 +227,15 @@ class AuthService:
             address = normalize_email(email)
         except AuthApiError as exc:
             raise invalid_credentials() from exc
-        await self.limiter.hit("password", ip=client.ip, email=address)
+        await self.limiter.hit_password(ip=client.ip, email=address)
         async with self.db.as_service() as conn:
             user = await queries.find_user_by_email(conn, address)
         stored = user["encrypted_password"] if user else None
         # Verified even when there is no such user, so both answers take as long.
         if not await passwords.verify_password_async(stored, password) or user is None:
             raise invalid_credentials()
+        # Only failures count against the client: the right password is not a guess.
+        await self.limiter.forgive_password(ip=client.ip, email=address)
         if user["email_confirmed_at"] is None:
             raise AuthApiError(400, "email_not_confirmed", "Email not confirmed")
         new_hash = None

@@ -308,6 +308,19 @@ async def hit_rate_limit(
     return int(row["hits"]), float(row["seconds_left"])
 
 
+async def forgive_rate_limit(conn: Connection, bucket: str, key: str, window_seconds: int) -> None:
+    """Take back one hit counted in the key's current window (a request that turned out
+    not to count, such as a correct password)."""
+    await conn.execute(
+        """
+        update utter.auth_rate_limits set hits = greatest(hits - 1, 0)
+        where bucket = %(bucket)s and key = %(key)s
+          and window_start > now() - %(window)s * interval '1 second'
+        """,
+        {"bucket": bucket, "key": key, "window": window_seconds},
+    )
+
+
 async def prune_rate_limits(conn: Connection, window_seconds: int) -> None:
     await conn.execute(
         "delete from utter.auth_rate_limits where window_start < now() - %s * interval '1 second'",

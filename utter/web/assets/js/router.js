@@ -48,12 +48,19 @@ export function matchRoute(pathname) {
   return routes.find((route) => route.path === path) || notFound;
 }
 
-// Only same-origin paths are accepted as a place to return to after signing in.
+// Only a place on this site is accepted to return to after signing in. The browser's own
+// URL parser decides (it drops tabs and newlines and reads `\` as `/`, so string checks miss
+// forms like `/\t/evil.example`); a path starting `//` would itself leave the site.
 export function safeReturnTo(value, fallback = '/clone') {
-  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) {
+  if (typeof value !== 'string' || value === '') return fallback;
+  let url;
+  try {
+    url = new URL(value, location.origin);
+  } catch {
     return fallback;
   }
-  return value;
+  if (url.origin !== location.origin || url.pathname.startsWith('//')) return fallback;
+  return url.pathname + url.search + url.hash;
 }
 
 export function navigate(to, { replace: replaceEntry = false } = {}) {
