@@ -276,6 +276,14 @@ class Settings(BaseSettings):
         "cancelled and the job fails.",
     )
 
+    # Request limits ----------------------------------------------------------------
+    max_json_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted by the API's JSON routes and /auth/v1 "
+        "(413 beyond); uploads have their own 50 MB limit.",
+    )
+
     # Accounts and auth -------------------------------------------------------------
     auth_mode: Literal["builtin", "external"] = Field(
         default="builtin",
