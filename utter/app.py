@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from utter import __version__
 from utter.api import generation, generations, health, languages, profile, tasks, voices
+from utter.api.body_limit import BodyLimitMiddleware
 from utter.api.context import Studio
 from utter.api.cors import CorsMiddleware
 from utter.api.docs_ui import install_docs
@@ -22,7 +23,7 @@ from utter.auth.setup import install_auth
 from utter.cpu import CpuPool
 from utter.db import Database
 from utter.engines import engine_capabilities
-from utter.errors import install_error_handlers
+from utter.errors import UnexpectedErrorMiddleware, install_error_handlers
 from utter.jobs.queue import create_queue
 from utter.services.generate import GenerationRules
 from utter.services.voices import CloneRules
@@ -140,6 +141,14 @@ def create_app(
     app.state.settings = settings
     app.state.db = db
     install_error_handlers(app)
+    # Each one added wraps those before it: a request meets CORS, then the door's limits,
+    # then the in-app 500 (innermost, so even a 500 gets CORS headers).
+    app.add_middleware(UnexpectedErrorMiddleware)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        upload_bytes=DEFAULT_MAX_UPLOAD_BYTES,
+        json_bytes=settings.max_json_body_bytes,
+    )
     app.add_middleware(CorsMiddleware, allowed_origins=settings.cors_allowed_origins)
     app.add_middleware(SecurityHeadersMiddleware, headers=security_headers(settings))
     install_auth(app, settings, db)

@@ -5,16 +5,23 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg import OperationalError
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from utter.cpu import CpuUnavailable
 
 log = logging.getLogger(__name__)
+
+NUL_MESSAGE = "Text must not contain NUL characters."
+UNICODE_MESSAGE = "Text must be valid Unicode."
+INTERNAL_ERROR = "Internal server error."
 
 
 class ApiError(Exception):
@@ -55,6 +62,61 @@ def _describe_validation_error(error: dict[str, Any]) -> str:
     return f"{where}: {message}" if where else message
 
 
+def text_problem(value: str) -> str | None:
+    """Why Postgres could not store `value` as text, in plain words (None: it can). JSON
+    may carry both a NUL (`\\u0000`) and half of a surrogate pair (`\\ud800`), which is no
+    character at all and cannot be encoded as UTF-8."""
+    if "\x00" in value:
+        return NUL_MESSAGE
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return UNICODE_MESSAGE
+    return None
+
+
+def _is_nul_refusal(exc: psycopg.DataError) -> bool:
+    """Postgres (or psycopg, before sending) refusing a NUL in text or a `\\u0000` in jsonb."""
+    message = str(exc)
+    return "NUL" in message or "\\u0000" in message
+
+
+class UnexpectedErrorMiddleware:
+    """Answers an unexpected exception with the plain 500 from inside the app.
+
+    Starlette's outermost ServerErrorMiddleware answers the same, but then re-raises so the
+    server sees the error, and the server drops the keep-alive connection with it; answered
+    here, the client keeps its connection. Installed innermost, so the 500 still passes the
+    other middleware (CORS headers)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except ClientDisconnect:
+            # The client went away (or the body limit already answered it): no one to tell.
+            return
+        except Exception as exc:
+            if started:
+                raise
+            log.exception("unhandled error", exc_info=exc)
+            response = JSONResponse({"detail": INTERNAL_ERROR}, status_code=500)
+            await response(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -88,7 +150,18 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _cpu_down(_: Request, exc: CpuUnavailable) -> JSONResponse:
         return JSONResponse({"detail": CPU_DOWN}, status_code=503, headers={"Retry-After": "1"})
 
+    @app.exception_handler(psycopg.DataError)
+    async def _data_error(_: Request, exc: psycopg.DataError) -> JSONResponse:
+        # A safety net: routes refuse NUL before any write; one that slips through is the
+        # client's bad input (400), and its transaction has rolled back.
+        if _is_nul_refusal(exc):
+            return JSONResponse({"detail": NUL_MESSAGE}, status_code=400)
+        log.exception("unhandled database error", exc_info=exc)
+        return JSONResponse({"detail": INTERNAL_ERROR}, status_code=500)
+
+    # Errors raised outside UnexpectedErrorMiddleware (in outer middleware) still get the
+    # plain 500 here, from Starlette's ServerErrorMiddleware.
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return JSONResponse({"detail": "Internal server error."}, status_code=500)
+        return JSONResponse({"detail": INTERNAL_ERROR}, status_code=500)

@@ -17,7 +17,7 @@ from psycopg import errors as pg_errors
 
 from utter.db import Database
 from utter.db.queries import profiles as queries
-from utter.errors import ApiError, bad_request
+from utter.errors import ApiError, bad_request, text_problem
 from utter.services import usage as usage_service
 from utter.services.usage import UsageLimits
 
@@ -39,6 +39,8 @@ def _field(body: dict[str, Any], key: str, invalid: str) -> tuple[bool, str | No
         return True, None
     if not isinstance(value, str):
         raise bad_request(invalid)
+    if problem := text_problem(value):
+        raise bad_request(problem)
     return True, value.strip() or None
 
 

@@ -290,6 +290,14 @@ class Settings(BaseSettings):
         "Unset: HOST:PORT, localhost:PORT and 127.0.0.1:PORT.",
     )
 
+    # Request limits ----------------------------------------------------------------
+    max_json_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted by the API's JSON routes and /auth/v1 "
+        "(413 beyond); uploads have their own 50 MB limit.",
+    )
+
     # Accounts and auth -------------------------------------------------------------
     auth_mode: Literal["builtin", "external"] = Field(
         default="builtin",

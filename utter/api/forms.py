@@ -3,26 +3,59 @@ OpenAPI document still describes every body truthfully.
 
 The spec: strings are trimmed; blank or non-string values count as missing; an
 id in a path that is not a UUID is simply not found (404), never a 500.
+
+Postgres cannot store a NUL character, or half of a surrogate pair (JSON can carry both),
+in a text column, so every string that could reach the database is refused with a 400 first.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import math
+from typing import Annotated, Any, TypedDict
 from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-from utter.errors import ApiError
+from utter.errors import ApiError, text_problem
+
+# `page` is clamped here: a bigger one is past any real library, and its offset must stay
+# within Postgres' bigint.
+MAX_PAGE = 100_000
+MAX_PER_PAGE = 100
+
+
+class FormLimits(TypedDict, total=False):
+    """What FastAPI's `form_limits` and Starlette's `request.form()` take."""
+
+    max_files: int
+    max_fields: int
+    max_part_size: int
+
+
+# The upload routes' forms: one file (spooled to disk past 1 MB, its size capped at the
+# door), a few text fields of at most 1 MB each, so no form holds much in memory.
+UPLOAD_FORM_LIMITS: FormLimits = {"max_files": 1, "max_fields": 16, "max_part_size": 1024 * 1024}
+
+
+def reject_unstorable(*values: object) -> None:
+    """400 if any of the strings is text Postgres cannot store (a NUL, a lone surrogate);
+    non-strings are ignored."""
+    for value in values:
+        if isinstance(value, str) and (problem := text_problem(value)):
+            raise ApiError(400, problem)
 
 
 def _trimmed_or_none(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
+    # An ApiError (not a ValueError) leaves pydantic untouched, so the refusal is the same
+    # 400 whether FastAPI parses the body or a route builds the model from form fields.
+    reject_unstorable(value)
     value = value.strip()
     return value or None
 
 
-# A string field that is None when absent, blank, or not a string at all.
+# A string field that is None when absent, blank, or not a string at all; NUL is a 400.
 Text = Annotated[str | None, BeforeValidator(_trimmed_or_none)]
 
 
@@ -40,18 +73,25 @@ def parse_id(value: str, not_found: str) -> UUID:
         raise ApiError(404, not_found) from None
 
 
+def _clamped(raw: str | None, default: int, highest: int) -> int:
+    """`raw` as a number floored into 1..highest; missing, non-numeric or NaN → default.
+    Huge values and ±infinity land on the nearest end instead of overflowing."""
+    try:
+        number = float(raw) if raw is not None else math.nan
+    except ValueError:
+        number = math.nan
+    if math.isnan(number):
+        return default
+    if math.isinf(number):
+        return highest if number > 0 else 1
+    return min(max(math.floor(number), 1), highest)
+
+
 def page_params(page: str | None, per_page: str | None) -> tuple[int, int]:
-    """page ≥ 1 (non-numeric → 1, floored), per_page 1..100 (default 20), as the spec."""
-
-    def number(raw: str | None, default: int) -> int:
-        try:
-            return int(float(raw)) if raw is not None else default
-        except ValueError:
-            return default
-
-    p = number(page, 1)
-    pp = number(per_page, 20)
-    return (p if p >= 1 else 1), min(max(pp, 1), 100)
+    """page 1..MAX_PAGE (default 1), per_page 1..100 (default 20): lenient as the original
+    (non-numeric → default, floored, clamped), and never a 500 for huge or non-finite
+    values."""
+    return _clamped(page, 1, MAX_PAGE), _clamped(per_page, 20, MAX_PER_PAGE)
 
 
 def pagination(page: int, per_page: int, total: int) -> dict[str, int]:

@@ -11,7 +11,7 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from utter.api.context import BaseUrl, StudioDep
 from utter.api.deps import CurrentUser, DatabaseDep
-from utter.api.forms import Body, Text
+from utter.api.forms import UPLOAD_FORM_LIMITS, Body, Text, reject_unstorable
 from utter.audio.measure import ReferenceReport
 from utter.errors import ApiError
 from utter.services import design as design_service
@@ -98,16 +98,19 @@ async def _multipart_save(
     request: Request, user_id: UUID, db: DatabaseDep, studio: StudioDep, base_url: str
 ) -> dict[str, Any]:
     try:
-        form = await request.form(max_part_size=studio.clone_rules.limits.max_bytes + 1)
+        form = await request.form(**UPLOAD_FORM_LIMITS)
     except Exception:
         raise ApiError(400, "Invalid form data.") from None
 
     def field(name: str) -> str | None:
         value = form.get(name)
+        reject_unstorable(value)
         return value.strip() or None if isinstance(value, str) else None
 
+    limit = studio.clone_rules.limits.max_bytes
     upload = form.get("audio")
-    audio = await upload.read() if isinstance(upload, StarletteUploadFile) else None
+    # One byte over the limit is enough for the service to refuse it as too large.
+    audio = await upload.read(limit + 1) if isinstance(upload, StarletteUploadFile) else None
     return await design_service.save_from_upload(
         db,
         studio.storage,

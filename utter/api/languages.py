@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from utter.api.context import StudioDep
 from utter.api.deps import CurrentUser, DatabaseDep, SettingsDep
+from utter.api.forms import UPLOAD_FORM_LIMITS, reject_unstorable
 from utter.audio.errors import AudioError
 from utter.errors import ApiError
 from utter.languages import AUTO
@@ -52,7 +53,7 @@ async def languages(studio: StudioDep) -> LanguagesOut:
     )
 
 
-@router.post("/transcriptions")
+@router.post("/transcriptions", form_limits=UPLOAD_FORM_LIMITS)
 async def transcribe(
     user: CurrentUser,
     studio: StudioDep,
@@ -64,6 +65,7 @@ async def transcribe(
     """Speech to text for the clone form (multipart `audio`, `language?`)."""
     if not studio.transcriber.enabled:
         raise ApiError(503, TranscriptionDisabled().message)
+    reject_unstorable(language)
     if audio is None:
         raise ApiError(400, "Audio file is required")
     data = await audio.read(MAX_TRANSCRIPTION_BYTES + 1)

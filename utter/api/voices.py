@@ -12,7 +12,15 @@ from pydantic import BaseModel
 
 from utter.api.context import BaseUrl, StudioDep
 from utter.api.deps import CurrentUser, DatabaseDep, SettingsDep
-from utter.api.forms import Body, Text, page_params, pagination, parse_id
+from utter.api.forms import (
+    UPLOAD_FORM_LIMITS,
+    Body,
+    Text,
+    page_params,
+    pagination,
+    parse_id,
+    reject_unstorable,
+)
 from utter.audio.measure import ReferenceReport
 from utter.db.queries import voices as q
 from utter.errors import ApiError
@@ -138,7 +146,7 @@ async def clone_finalize(
     return ClonedOut(**out)
 
 
-@router.post("/clone")
+@router.post("/clone", form_limits=UPLOAD_FORM_LIMITS)
 async def clone_one_shot(
     user: CurrentUser,
     db: DatabaseDep,
@@ -211,6 +219,7 @@ async def update_voice(
 ) -> VoiceOut:
     """Rename a voice or change its description (`null` or blank clears it)."""
     vid = parse_id(voice_id, "Voice not found.")
+    reject_unstorable(body.name, body.description)
     changes: dict[str, Any] = {}
     if "name" in body.model_fields_set:
         name = body.name.strip() if isinstance(body.name, str) else None

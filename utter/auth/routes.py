@@ -31,6 +31,7 @@ from utter.auth.models import (
     user_out,
 )
 from utter.auth.service import AuthService, IssuedSession
+from utter.errors import text_problem
 
 router = APIRouter(prefix="/auth/v1", tags=["auth"])
 
@@ -59,12 +60,27 @@ async def _body(request: Request, model: type[Body]) -> Body:
         raise AuthApiError(400, "bad_json", "Could not parse request body as JSON") from exc
     if not isinstance(data, dict):
         raise AuthApiError(400, "bad_json", "Request body must be a JSON object")
+    if problem := _text_problem(data):
+        raise validation_failed(problem)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
         raise validation_failed(f"{field}: {first['msg']}") from exc
+
+
+def _text_problem(value: Any) -> str | None:
+    """What makes a body unstorable (a NUL, a lone surrogate) anywhere in it, keys included:
+    Postgres takes neither in text nor in jsonb."""
+    if isinstance(value, str):
+        return text_problem(value)
+    if isinstance(value, dict):
+        pairs = (_text_problem(k) or _text_problem(v) for k, v in value.items())
+        return next(filter(None, pairs), None)
+    if isinstance(value, list):
+        return next(filter(None, map(_text_problem, value)), None)
+    return None
 
 
 def _documents(model: type[BaseModel]) -> dict[str, Any]:
