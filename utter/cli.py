@@ -112,12 +112,32 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate_when_reachable(url: str) -> None:
+    """Apply migrations, waiting (with a growing pause) for a database that is not up yet:
+    a worker started during an outage waits for it instead of exiting."""
+    import time
+
+    import psycopg
+
+    from utter.db.migrate import migrate
+    from utter.supervise import Backoff
+
+    backoff = Backoff(first=1.0, ceiling=30.0, healthy_after=float("inf"))
+    while True:
+        try:
+            migrate(url)
+            return
+        except psycopg.OperationalError as exc:
+            delay = backoff.delay(0.0)
+            log.warning("the database is not reachable (%s); trying again in %.0f s", exc, delay)
+            time.sleep(delay)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     import asyncio
     import contextlib
 
     from utter.cpu import lower_priority
-    from utter.db.migrate import migrate
     from utter.jobs.worker import run_worker
     from utter.runtime import database_url
 
@@ -128,7 +148,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     # Synthesis yields to anything else this machine does, the API first.
     lower_priority(settings.worker_nice)
     with database_url(settings) as url:
-        migrate(url)
+        _migrate_when_reachable(url)
 
         async def main() -> None:
             loop = asyncio.get_running_loop()

@@ -18,7 +18,8 @@ import pytest
 
 from tests.support import audio
 from tests.support.api import DEFAULT_PASSWORD, new_email
-from tests.support.postgres import free_port
+from tests.support.postgres import create_database, free_port
+from utter.db.embedded import EmbeddedPostgres
 
 pytestmark = pytest.mark.slow
 
@@ -174,3 +175,36 @@ def test_the_worker_runs_in_a_child_at_lower_priority_and_is_restarted_when_kill
         while again[0].nice() != niceness:
             assert time.monotonic() < deadline + 60, "the new worker kept the API's priority"
             time.sleep(0.2)
+
+
+def test_a_worker_started_while_the_database_is_down_waits_for_it(tmp_path: Path) -> None:
+    server = EmbeddedPostgres(tmp_path / "pg")
+    database = create_database(server.start())
+    server.stop()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UTTER_")}
+    env.update({"DATABASE_URL": database, "UTTER_DATA_DIR": str(tmp_path / "data")})
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "utter", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+
+        def wait_for(text: str) -> None:
+            deadline = time.monotonic() + 120
+            while text not in log_path.read_text():
+                assert proc.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.2)
+
+        wait_for("the database is not reachable")
+        server.start()
+        wait_for("ready (engine local)")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        server.stop()
