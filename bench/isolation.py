@@ -22,10 +22,6 @@ import asyncio
 import json
 import os
 import platform
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,45 +30,13 @@ from typing import Any
 import httpx
 
 from tests.support.audio import TEXT, concat, encode, of_duration, speech
+from tests.support.serve_process import utter_serve
 
 GENERATE_TEXT = (
     "The weather is nice today, so we will walk to the park after lunch. My brother likes "
     "to read books in the garden, and my sister plays the piano. Please call me when you "
     "get home tonight, because we need to plan the weekend before the store closes."
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UTTER_")}
-    env.pop("DATABASE_URL", None)
-    env["UTTER_DATA_DIR"] = str(data_dir)
-    env["UTTER_LOG_LEVEL"] = "warning"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with (data_dir / "serve.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "utter", "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError((data_dir / "serve.log").read_text())
-        time.sleep(0.3)
 
 
 async def sign_up(client: httpx.AsyncClient, name: str) -> dict[str, str]:
@@ -159,55 +123,53 @@ async def load(
 async def run(seconds: float, clients: int) -> dict[str, Any]:
     clip = encode(of_duration(concat(speech(), speech()), 20.0), "wav")
     reference = encode(speech(), "wav")
-    with tempfile.TemporaryDirectory(prefix="utter-bench-isolation-") as tmp:
-        proc, url = start_server(Path(tmp) / "data")
-        try:
-            async with httpx.AsyncClient(base_url=url, timeout=300) as client:
-                speaker = await sign_up(client, "speaker")
-                poller = await sign_up(client, "poller")
-                listeners = [await sign_up(client, f"listener{i}") for i in range(4)]
-                voice = await client.post(
-                    "/api/clone",
-                    headers=speaker,
-                    files={"audio": ("me.wav", reference, "audio/wav")},
-                    data={"name": "Me", "transcript": TEXT, "language": "English"},
-                )
-                voice.raise_for_status()
-                voice_id = voice.json()["id"]
-                # The poller's own finished task: what a client polls after a generation.
-                preview = await client.post(
-                    "/api/voices/design/preview",
-                    headers=poller,
-                    json={"text": "Hello.", "language": "English", "instruct": "A calm voice."},
-                )
-                preview.raise_for_status()
-                poll_task = preview.json()["task_id"]
-                await wait_task(client, poller, poll_task)
-                # Warm the CPU processes and the worker's engine outside the measurements.
-                warm = await client.post(
-                    "/api/transcriptions", headers=listeners[0], files={"audio": ("w.wav", clip)}
-                )
-                warm.raise_for_status()
-                task_path = f"/api/tasks/{poll_task}"
+    with (
+        tempfile.TemporaryDirectory(prefix="utter-bench-isolation-") as tmp,
+        utter_serve(Path(tmp) / "data", {"UTTER_LOG_LEVEL": "warning"}) as (_, url),
+    ):
+        async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+            speaker = await sign_up(client, "speaker")
+            poller = await sign_up(client, "poller")
+            listeners = [await sign_up(client, f"listener{i}") for i in range(4)]
+            voice = await client.post(
+                "/api/clone",
+                headers=speaker,
+                files={"audio": ("me.wav", reference, "audio/wav")},
+                data={"name": "Me", "transcript": TEXT, "language": "English"},
+            )
+            voice.raise_for_status()
+            voice_id = voice.json()["id"]
+            # The poller's own finished task: what a client polls after a generation.
+            preview = await client.post(
+                "/api/voices/design/preview",
+                headers=poller,
+                json={"text": "Hello.", "language": "English", "instruct": "A calm voice."},
+            )
+            preview.raise_for_status()
+            poll_task = preview.json()["task_id"]
+            await wait_task(client, poller, poll_task)
+            # Warm the CPU processes and the worker's engine outside the measurements.
+            warm = await client.post(
+                "/api/transcriptions", headers=listeners[0], files={"audio": ("w.wav", clip)}
+            )
+            warm.raise_for_status()
+            task_path = f"/api/tasks/{poll_task}"
 
-                idle = await phase(url, clients, seconds, poller, task_path)
+            idle = await phase(url, clients, seconds, poller, task_path)
 
-                generation = await client.post(
-                    "/api/generate",
-                    headers=speaker,
-                    json={"voice_id": voice_id, "text": GENERATE_TEXT},
-                )
-                generation.raise_for_status()
-                transcriptions: list[float] = []
-                until = time.monotonic() + seconds
-                loaded, _ = await asyncio.gather(
-                    phase(url, clients, seconds, poller, task_path),
-                    load(url, listeners, clip, until, transcriptions),
-                )
-                await wait_task(client, speaker, generation.json()["task_id"])
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
+            generation = await client.post(
+                "/api/generate",
+                headers=speaker,
+                json={"voice_id": voice_id, "text": GENERATE_TEXT},
+            )
+            generation.raise_for_status()
+            transcriptions: list[float] = []
+            until = time.monotonic() + seconds
+            loaded, _ = await asyncio.gather(
+                phase(url, clients, seconds, poller, task_path),
+                load(url, listeners, clip, until, transcriptions),
+            )
+            await wait_task(client, speaker, generation.json()["task_id"])
     return {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "clients": clients,

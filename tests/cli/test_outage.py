@@ -7,8 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,50 +16,11 @@ import pytest
 
 from tests.support import audio
 from tests.support.api import DEFAULT_PASSWORD, new_email
-from tests.support.postgres import create_database, free_port
+from tests.support.postgres import create_database
+from tests.support.serve_process import utter_serve
 from utter.db.embedded import EmbeddedPostgres
 
 pytestmark = pytest.mark.slow
-
-
-@contextmanager
-def utter_serve(data_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """`python -m utter serve` on the embedded defaults in `data_dir`, logging to a file
-    (a pipe nobody reads would fill up and stall the server)."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UTTER_")}
-    env.pop("DATABASE_URL", None)
-    env.update({"UTTER_DATA_DIR": str(data_dir), "UTTER_DB_TIMEOUT_SECONDS": "2"})
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir / "serve.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "utter", "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.2)
-        yield proc, url
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def _signed_up(client: httpx.Client) -> dict[str, str]:
@@ -108,7 +67,10 @@ def test_killed_postgres_is_restarted_and_a_new_generation_completes_within_30_s
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
-    with utter_serve(data_dir) as (proc, url), httpx.Client(base_url=url, timeout=30) as client:
+    with (
+        utter_serve(data_dir, {"UTTER_DB_TIMEOUT_SECONDS": "2"}) as (proc, url),
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
         headers = _signed_up(client)
         voice = _cloned_voice(client, headers)
         # One generation first, so the worker has loaded its engine before the outage.

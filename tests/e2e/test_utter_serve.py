@@ -4,10 +4,6 @@ engine: clone, generate 1,000 characters, download; design, save, generate."""
 from __future__ import annotations
 
 import io
-import os
-import signal
-import subprocess
-import sys
 import time
 import wave
 from collections.abc import Iterator
@@ -16,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import audio
-from tests.support.postgres import create_database, free_port
+from tests.support import audio, serve_process
+from tests.support.postgres import create_database
 
 PARAGRAPH = (
     "The weather is nice today, so we will walk to the park after lunch. "
@@ -39,34 +35,11 @@ PARAGRAPH = (
 @pytest.fixture(scope="module")
 def utter_serve(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python -m utter serve` on a fresh database (it migrates it itself)."""
-    port = free_port()
-    data_dir = tmp_path_factory.mktemp("serve")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UTTER_")}
-    env.update({"DATABASE_URL": create_database(pg_server_url), "UTTER_DATA_DIR": str(data_dir)})
-    log = (data_dir / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "utter", "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/api/health", timeout=2).json() == {"ok": True}:
-                break
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, (data_dir / "serve.log").read_text()
-        assert time.monotonic() < deadline, "utter serve did not answer in time"
-        time.sleep(0.3)
-    try:
+    database = create_database(pg_server_url)
+    with serve_process.utter_serve(
+        tmp_path_factory.mktemp("serve"), {"DATABASE_URL": database}
+    ) as (_, url):
         yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        log.close()
 
 
 def _wait(client: httpx.Client, headers: dict[str, str], task_id: str) -> dict[str, Any]:

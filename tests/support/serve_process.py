@@ -1,0 +1,61 @@
+"""`python -m utter serve` as a real process, as a user (or an operator's supervisor) runs it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.support.postgres import free_port
+
+
+@contextmanager
+def utter_serve(
+    data_dir: Path, env: Mapping[str, str] | None = None, *, ready_within: float = 120
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """Start `utter serve` on a free port with `data_dir` and only the `UTTER_*` / `DATABASE_URL`
+    variables in `env` (none inherited), wait until /api/health answers 200, and yield the
+    process and its URL; SIGTERM (then SIGKILL) when the block ends. The output goes to
+    `data_dir/serve.log`: a pipe nobody reads would fill up and stall the server."""
+    port = free_port()
+    child_env = {
+        k: v for k, v in os.environ.items() if not k.startswith("UTTER_") and k != "DATABASE_URL"
+    }
+    child_env.update({"UTTER_DATA_DIR": str(data_dir), **(env or {})})
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "serve.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "utter", "serve", "--port", str(port)],
+            env=child_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_within
+        while True:
+            try:
+                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"utter serve did not start:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
