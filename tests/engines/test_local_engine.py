@@ -7,6 +7,7 @@ import pytest
 
 from tests.support.local_engine import (
     median_f0,
+    praat_median_f0,
     reference_from,
     shared_local_engine,
     speech_rms_dbfs,
@@ -144,9 +145,10 @@ def test_english_and_auto_speak_in_the_reference_voice(engine: LocalEngine) -> N
     assert_speech(english, text)
     assert_speech(auto, text)
     # Cloned from her, the same words come out pitched like her, not like Piper's man.
-    plain = median_f0(engine.plain(text, "English"))
-    assert median_f0(english) > 1.35 * plain
-    assert median_f0(auto) > 1.35 * plain
+    # Measured with Praat: Harvest's octave errors on Piper's voice made this flaky.
+    plain = praat_median_f0(engine.plain(text, "English"))
+    assert praat_median_f0(english) > 1.35 * plain
+    assert praat_median_f0(auto) > 1.35 * plain
 
 
 def test_auto_reads_cyrillic_as_russian_and_anything_else_as_english(
