@@ -17,7 +17,7 @@ import pytest
 from tests.support import audio
 from tests.support.api import DEFAULT_PASSWORD, new_email
 from tests.support.postgres import create_database
-from tests.support.serve_process import utter_serve
+from tests.support.serve_process import stop, utter_serve
 from utter.db.embedded import EmbeddedPostgres
 
 pytestmark = pytest.mark.slow
@@ -163,10 +163,5 @@ def test_a_worker_started_while_the_database_is_down_waits_for_it(tmp_path: Path
         server.start()
         wait_for("ready (engine local)")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         server.stop()
