@@ -34,9 +34,12 @@ class Backoff:
         self.healthy_after = healthy_after
         self._next = first
 
+    def reset(self) -> None:
+        self._next = self.first
+
     def delay(self, ran_for: float) -> float:
         if ran_for >= self.healthy_after:
-            self._next = self.first
+            self.reset()
         delay, self._next = self._next, min(self.ceiling, self._next * 2)
         return delay
 
@@ -137,5 +140,5 @@ class PostgresWatchdog:
                 log.warning("restarting Postgres failed (%s); trying again in %.0f s", exc, wait)
             else:
                 self.restarts += 1
-                backoff = Backoff(first=self.interval, ceiling=15.0, healthy_after=math.inf)
+                backoff.reset()
                 log.info("the embedded Postgres is running again")

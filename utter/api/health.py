@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from utter import __version__
 from utter.api.deps import DatabaseDep
 from utter.db.queries import meta
+from utter.errors import RETRY_AFTER_SECONDS
 
 router = APIRouter(tags=["health"])
 
@@ -22,7 +23,7 @@ async def health(db: DatabaseDep, verbose: bool = False) -> dict[str, Any] | JSO
         return JSONResponse(
             {"ok": False, "database": "unreachable"},
             status_code=503,
-            headers={"Retry-After": "5"},
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     if not verbose:
         return {"ok": True}

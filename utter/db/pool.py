@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,8 +24,6 @@ from uuid import UUID
 from psycopg import AsyncConnection, OperationalError
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
-
-log = logging.getLogger(__name__)
 
 Connection = AsyncConnection[DictRow]
 
@@ -141,26 +138,28 @@ class Database:
     @asynccontextmanager
     async def as_owner(self) -> AsyncIterator[Connection]:
         """A transaction as the connecting (owner) role: migrations, tests, admin commands."""
-        try:
-            async with self._pool.connection() as conn, conn.transaction():
-                yield conn
-        except OperationalError:
-            self._drop_dead_connections()
-            raise
+        async with self._transaction() as conn:
+            yield conn
 
     @asynccontextmanager
     async def _role_transaction(
         self, role: str, claims: Mapping[str, Any]
     ) -> AsyncIterator[Connection]:
+        async with self._transaction() as conn:
+            # SET LOCAL and set_config(..., true) last only until this transaction ends,
+            # so a pooled connection never carries one caller's identity to the next.
+            await conn.execute(
+                "select set_config('request.jwt.claims', %s, true), set_config('role', %s, true)",
+                (json.dumps(claims), role),
+            )
+            yield conn
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Connection]:
+        """A pooled connection in a transaction; a broken one sets off the idle-connection
+        check, so what died with the server is not handed to the next caller."""
         try:
             async with self._pool.connection() as conn, conn.transaction():
-                # SET LOCAL and set_config(..., true) last only until this transaction ends,
-                # so a pooled connection never carries one caller's identity to the next.
-                await conn.execute(
-                    "select set_config('request.jwt.claims', %s, true), "
-                    "set_config('role', %s, true)",
-                    (json.dumps(claims), role),
-                )
                 yield conn
         except OperationalError:
             self._drop_dead_connections()
