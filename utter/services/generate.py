@@ -22,6 +22,7 @@ from psycopg import errors as pg_errors
 from utter.db import Database
 from utter.db.queries import tasks as task_q
 from utter.db.queries import voices as voice_q
+from utter.db.queries.locks import lock_user
 from utter.errors import ApiError
 from utter.jobs.queue import defer
 from utter.languages import AUTO
@@ -107,10 +108,7 @@ async def submit_generation(
     }
     try:
         async with db.as_service() as conn:
-            await conn.execute(
-                "select pg_advisory_xact_lock(hashtextextended('utter.generate:' || %s, 0))",
-                (str(user_id),),
-            )
+            await lock_user(conn, "generate", user_id)
             if await task_q.count_active_generations(conn, user_id) >= rules.max_active:
                 raise ApiError(409, BUSY)
             ids = await task_q.create_generation_task(
@@ -158,10 +156,7 @@ async def submit_design_preview(
         raise ApiError(400, "Language is required.")
     check_language(language, rules.design_languages)
     async with db.as_service() as conn:
-        await conn.execute(
-            "select pg_advisory_xact_lock(hashtextextended('utter.design:' || %s, 0))",
-            (str(user_id),),
-        )
+        await lock_user(conn, "design", user_id)
         if (
             await task_q.count_active_design_previews(conn, user_id)
             >= rules.max_active_design_previews

@@ -20,6 +20,7 @@ from utter.cpu import CpuPool
 from utter.db import Database
 from utter.db.pool import Connection
 from utter.db.queries import usage as q
+from utter.db.queries.locks import lock_user
 from utter.errors import ApiError
 from utter.settings import Settings
 from utter.transcription.base import Transcript
@@ -113,10 +114,7 @@ async def reserve_upload(
     `max_pending_uploads` that are neither finalized nor expired. Checked under a per-user
     advisory lock, so concurrent requests cannot pass the cap together."""
     async with db.as_service() as conn:
-        await conn.execute(
-            "select pg_advisory_xact_lock(hashtextextended('utter.upload:' || %s, 0))",
-            (str(user_id),),
-        )
+        await lock_user(conn, "upload", user_id)
         if await q.count_pending_uploads(conn, user_id) >= limits.max_pending_uploads:
             raise ApiError(
                 429,
