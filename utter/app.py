@@ -12,18 +12,28 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from utter import __version__
-from utter.api import generation, generations, health, languages, profile, tasks, voices
+from utter.api import (
+    design,
+    generate,
+    generations,
+    health,
+    languages,
+    profile,
+    tasks,
+    transcriptions,
+    voices,
+)
 from utter.api.body_limit import BodyLimitMiddleware
 from utter.api.context import Studio
 from utter.api.cors import CorsMiddleware
 from utter.api.docs_ui import install_docs
+from utter.api.errors import UnexpectedErrorMiddleware, install_error_handlers
 from utter.api.security_headers import SecurityHeadersMiddleware, security_headers
 from utter.audio.validate import ReferenceLimits
 from utter.auth.setup import install_auth
 from utter.cpu import CpuPool
 from utter.db import Database
 from utter.engines import engine_capabilities
-from utter.errors import UnexpectedErrorMiddleware, install_error_handlers
 from utter.jobs.queue import create_queue
 from utter.services.generate import GenerationRules
 from utter.services.voices import CloneRules
@@ -156,7 +166,17 @@ def create_app(
     studio = build_studio(settings, db, cpu)
     app.state.studio = studio
     app.state.storage = studio.storage
-    for router in (health, profile, languages, voices, generation, tasks, generations):
+    for router in (
+        health,
+        profile,
+        languages,
+        transcriptions,
+        voices,
+        generate,
+        design,
+        tasks,
+        generations,
+    ):
         app.include_router(router.router, prefix="/api")
     if isinstance(studio.storage, LocalStorage):
         app.include_router(storage_routes.router)

@@ -1,31 +1,84 @@
-"""Every error leaves the API as `{"detail": "<plain words>"}` with the right status."""
+"""What can go wrong, in the domain's words: no HTTP here.
+
+Services, storage, audio, engines and auth raise these; each carries a plain message for
+the person who asked. `utter.api.errors` is the one place that maps them to HTTP statuses
+(and any other dialect the API speaks maps them there too).
+"""
 
 from __future__ import annotations
-
-import logging
-from typing import Any
-
-import psycopg
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from psycopg import OperationalError
-from psycopg_pool import PoolTimeout
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from utter.cpu import CpuUnavailable
-
-log = logging.getLogger(__name__)
 
 NUL_MESSAGE = "Text must not contain NUL characters."
 UNICODE_MESSAGE = "Text must be valid Unicode."
 INTERNAL_ERROR = "Internal server error."
 
+# How long a client should wait before retrying while a dependency is down: long enough
+# for the embedded database to be restarted, short enough that nobody waits for nothing.
+RETRY_AFTER_SECONDS = 5
+
+
+class UtterError(Exception):
+    """A refusal or failure with a plain `message`; `code` names it for machine readers
+    (auth's error codes), `retry_after` says when trying again may help (seconds)."""
+
+    def __init__(
+        self, message: str, *, code: str | None = None, retry_after: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.retry_after = retry_after
+
+
+class Invalid(UtterError):
+    """The request itself is wrong: a missing or malformed field, a rule broken."""
+
+
+class Unauthenticated(UtterError):
+    """No one, or no one we can verify, is asking."""
+
+
+class Forbidden(UtterError):
+    """The caller is known but may not do this."""
+
+
+class NotFound(UtterError):
+    """No such thing, or not the caller's: the two are never told apart."""
+
+
+class Conflict(UtterError):
+    """The thing is not in a state that allows this (already exists, not finished yet)."""
+
+
+class TooLarge(UtterError):
+    """An upload or a body over its limit."""
+
+
+class UnsupportedMedia(UtterError):
+    """Content of a type that is not accepted here (judged by its bytes)."""
+
+
+class Unprocessable(UtterError):
+    """Well-formed, but it cannot be done (a language the transcriber cannot read)."""
+
+
+class LimitReached(UtterError):
+    """A per-user limit or rate: the caller must wait (retry_after) or do less."""
+
+
+class Failed(UtterError):
+    """Our own failure, said plainly (the row could not be written)."""
+
+
+class UpstreamFailed(UtterError):
+    """A service we depend on (a remote transcriber) answered with an error."""
+
+
+class Unavailable(UtterError):
+    """Something we depend on is down for now; retry_after says when to try again."""
+
 
 class ApiError(Exception):
-    """Raised by business rules; the handler turns it into `{"detail": message}`."""
+    """Deprecated: being replaced by the domain errors above; do not use in new code."""
 
     def __init__(self, status_code: int, detail: str, headers: dict[str, str] | None = None):
         super().__init__(detail)
@@ -42,26 +95,6 @@ def bad_request(detail: str) -> ApiError:
     return ApiError(400, detail)
 
 
-# How long a client should wait before retrying while a dependency is down: long enough
-# for the embedded database to be restarted, short enough that nobody waits for nothing.
-RETRY_AFTER_SECONDS = 5
-DATABASE_DOWN = "The database is not available right now. Please try again in a moment."
-CPU_DOWN = "The server could not process the audio just now. Please try again."
-
-
-def _describe_validation_error(error: dict[str, Any]) -> str:
-    """One plain sentence for the first thing wrong with a request."""
-    location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
-    where = ".".join(location)
-    kind = str(error.get("type", ""))
-    if kind == "json_invalid":
-        return "Invalid JSON body"
-    if kind == "missing":
-        return f"{where} is required." if where else "A required field is missing."
-    message = str(error.get("msg", "is invalid"))
-    return f"{where}: {message}" if where else message
-
-
 def text_problem(value: str) -> str | None:
     """Why Postgres could not store `value` as text, in plain words (None: it can). JSON
     may carry both a NUL (`\\u0000`) and half of a surrogate pair (`\\ud800`), which is no
@@ -73,95 +106,3 @@ def text_problem(value: str) -> str | None:
     except UnicodeEncodeError:
         return UNICODE_MESSAGE
     return None
-
-
-def _is_nul_refusal(exc: psycopg.DataError) -> bool:
-    """Postgres (or psycopg, before sending) refusing a NUL in text or a `\\u0000` in jsonb."""
-    message = str(exc)
-    return "NUL" in message or "\\u0000" in message
-
-
-class UnexpectedErrorMiddleware:
-    """Answers an unexpected exception with the plain 500 from inside the app.
-
-    Starlette's outermost ServerErrorMiddleware answers the same, but then re-raises so the
-    server sees the error, and the server drops the keep-alive connection with it; answered
-    here, the client keeps its connection. Installed innermost, so the 500 still passes the
-    other middleware (CORS headers)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def send_tracked(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_tracked)
-        except ClientDisconnect:
-            # The client went away (or the body limit already answered it): no one to tell.
-            return
-        except Exception as exc:
-            if started:
-                raise
-            log.exception("unhandled error", exc_info=exc)
-            response = JSONResponse({"detail": INTERNAL_ERROR}, status_code=500)
-            await response(scope, receive, send)
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(
-            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) else "Request failed."
-        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        detail = _describe_validation_error(errors[0]) if errors else "Invalid request."
-        return JSONResponse({"detail": detail}, status_code=400)
-
-    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s", exc)
-        return JSONResponse(
-            {"detail": DATABASE_DOWN},
-            status_code=503,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
-
-    app.add_exception_handler(OperationalError, _database_down)
-    app.add_exception_handler(PoolTimeout, _database_down)
-
-    @app.exception_handler(CpuUnavailable)
-    async def _cpu_down(_: Request, exc: CpuUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": CPU_DOWN}, status_code=503, headers={"Retry-After": "1"})
-
-    @app.exception_handler(psycopg.DataError)
-    async def _data_error(_: Request, exc: psycopg.DataError) -> JSONResponse:
-        # A safety net: routes refuse NUL before any write; one that slips through is the
-        # client's bad input (400), and its transaction has rolled back.
-        if _is_nul_refusal(exc):
-            return JSONResponse({"detail": NUL_MESSAGE}, status_code=400)
-        log.exception("unhandled database error", exc_info=exc)
-        return JSONResponse({"detail": INTERNAL_ERROR}, status_code=500)
-
-    # Errors raised outside UnexpectedErrorMiddleware (in outer middleware) still get the
-    # plain 500 here, from Starlette's ServerErrorMiddleware.
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return JSONResponse({"detail": INTERNAL_ERROR}, status_code=500)

@@ -10,7 +10,7 @@ import pytest
 from tests.support.api import ApiUser, sign_up
 from utter.db import Database
 from utter.errors import ApiError
-from utter.profiles import parse_profile_update
+from utter.services.profiles import parse_profile_update
 
 HANDLE_MESSAGE = "Handle must be 3-30 chars and use only letters, numbers, and underscores."
 DISPLAY_MESSAGE = "Display name must be 1-100 characters."

@@ -30,8 +30,9 @@ from fastapi import APIRouter, FastAPI
 from tests.support.api import ApiUser, sign_up
 from tests.support.objects import make_generation, make_task, make_voice
 from utter.api.deps import CurrentUser, DatabaseDep
+from utter.api.errors import install_error_handlers
 from utter.db import Database
-from utter.errors import ApiError, install_error_handlers, not_found
+from utter.errors import ApiError, not_found
 
 Make = Callable[[httpx.AsyncClient, Database, ApiUser], Awaitable[dict[str, str]]]
 

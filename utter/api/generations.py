@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from utter.api.context import BaseUrl, StudioDep
 from utter.api.deps import CurrentUser, DatabaseDep
 from utter.api.forms import page_params, parse_id
-from utter.api.voices import Ok, Pagination
+from utter.api.models import Ok, Pagination
 from utter.services import generations as service
 
 router = APIRouter(tags=["generations"])

@@ -10,9 +10,9 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from utter import profiles
 from utter.api.deps import CurrentUser, DatabaseDep, OptionalUser, SettingsDep
 from utter.errors import bad_request
+from utter.services import profiles
 from utter.services.usage import UsageLimits
 
 router = APIRouter(tags=["account"])

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from utter.api.context import BaseUrl, StudioDep
 from utter.api.deps import CurrentUser, DatabaseDep
 from utter.api.forms import parse_id
+from utter.api.models import Ok
 from utter.services import tasks as service
 
 router = APIRouter(tags=["tasks"])
@@ -43,10 +44,6 @@ class TaskList(BaseModel):
 class Cancelled(BaseModel):
     cancelled: bool
     task_id: UUID
-
-
-class Ok(BaseModel):
-    ok: bool = True
 
 
 @router.get("/tasks")

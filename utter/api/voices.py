@@ -21,6 +21,7 @@ from utter.api.forms import (
     parse_id,
     reject_unstorable,
 )
+from utter.api.models import Ok, Pagination
 from utter.audio.measure import ReferenceReport
 from utter.db.queries import voices as q
 from utter.errors import ApiError
@@ -70,13 +71,6 @@ class VoiceOut(BaseModel):
     report: ReferenceReport | None
 
 
-class Pagination(BaseModel):
-    page: int
-    per_page: int
-    total: int
-    pages: int
-
-
 class VoiceList(BaseModel):
     voices: list[VoiceOut]
     pagination: Pagination
@@ -85,10 +79,6 @@ class VoiceList(BaseModel):
 class VoicePatch(Body):
     name: Any = None
     description: Any = None
-
-
-class Ok(BaseModel):
-    ok: bool = True
 
 
 @router.post("/clone/upload-url")

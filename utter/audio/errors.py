@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-# Why a file was refused, so the HTTP layer can pick a status without parsing the message.
+from utter.errors import Invalid
+
+# Why a file was refused, for callers that treat some refusals differently.
 Reason = Literal[
     "empty",  # zero bytes
     "too_large",  # over the byte limit
@@ -17,12 +19,11 @@ Reason = Literal[
 ]
 
 
-class AudioError(Exception):
+class AudioError(Invalid):
     """A file Utter will not use. `message` is a plain sentence a user can act on."""
 
     def __init__(self, message: str, reason: Reason) -> None:
         super().__init__(message)
-        self.message = message
         self.reason = reason
 
     def __repr__(self) -> str:

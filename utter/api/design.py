@@ -1,4 +1,4 @@
-"""Generation and design: POST /api/generate, the design preview and saving a designed voice."""
+"""Voice design: the preview of a voice described in words, and saving a designed voice."""
 
 from __future__ import annotations
 
@@ -15,23 +15,9 @@ from utter.api.forms import UPLOAD_FORM_LIMITS, Body, Text, reject_unstorable
 from utter.audio.measure import ReferenceReport
 from utter.errors import ApiError
 from utter.services import design as design_service
-from utter.services.generate import submit_design_preview, submit_generation
+from utter.services.generate import submit_design_preview
 
-router = APIRouter(tags=["generation"])
-
-
-class GenerateIn(Body):
-    voice_id: Text = None
-    text: Text = None
-    language: Text = None
-
-
-class GenerateOut(BaseModel):
-    task_id: UUID
-    status: str
-    is_long_running: bool
-    estimated_duration_minutes: float
-    generation_id: UUID
+router = APIRouter(tags=["design"])
 
 
 class DesignPreviewIn(Body):
@@ -58,23 +44,6 @@ class DesignedVoiceOut(BaseModel):
     source: str
     preview_url: str
     report: ReferenceReport | None
-
-
-@router.post("/generate")
-async def generate(
-    body: GenerateIn, user: CurrentUser, db: DatabaseDep, studio: StudioDep
-) -> GenerateOut:
-    """Queue speech in a saved voice; poll GET /api/tasks/{task_id} for progress."""
-    out = await submit_generation(
-        db,
-        studio.queue,
-        user_id=user.id,
-        voice_id_raw=body.voice_id,
-        text=body.text,
-        language=body.language,
-        rules=studio.generation_rules,
-    )
-    return GenerateOut(**out)
 
 
 @router.post("/voices/design/preview")
