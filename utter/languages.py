@@ -1,7 +1,7 @@
 """Language names as the API speaks them, and their ISO 639-1 codes.
 
-The API names languages in English ("English", "Japanese", …) as the original
-did; "Auto" means "let the engine decide". Which languages are offered is up
+The API names languages in English ("English", "Japanese", …), as its clients
+have always sent them; "Auto" means "let the engine decide". Which languages are offered is up
 to the configured engine (`Engine.capabilities().languages`), never this list.
 """
 
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 AUTO = "Auto"
 
-# Every language any Utter engine or transcriber may support, in the original's order.
+# Every language any Utter engine or transcriber may support, in the order the language
+# menus have always shown them.
 CODES: dict[str, str] = {
     "English": "en",
     "Chinese": "zh",

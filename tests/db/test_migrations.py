@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.support.postgres import DEBIAN_PG_BIN, DebianPostgres, create_database
-from utter.db.migrate import current_level, load_migrations, migrate
+from utter.db.migrate import WHOLE_FILE_CHECKSUMS, current_level, load_migrations, migrate
 
 EXPECTED_TABLES = {
     "public.profiles",
@@ -129,3 +131,47 @@ def test_migration_files_are_ordered_and_named() -> None:
     assert versions == sorted(versions)
     assert all(v.isdigit() for v in versions)
     assert all(m.name for m in migrations)
+
+
+def test_rewording_a_comment_is_not_a_change_but_a_statement_is(tmp_path: Path) -> None:
+    (tmp_path / "0001_one.sql").write_text("-- make a table\ncreate table t (id int);\n")
+    before = load_migrations(tmp_path)[0].checksum
+    (tmp_path / "0001_one.sql").write_text(
+        "-- Make the table t, said otherwise.\n\ncreate table t (id int);\n"
+    )
+    assert load_migrations(tmp_path)[0].checksum == before
+    (tmp_path / "0001_one.sql").write_text("-- make a table\ncreate table t (id bigint);\n")
+    assert load_migrations(tmp_path)[0].checksum != before
+
+
+def test_a_database_with_whole_file_checksums_is_brought_up_to_date_quietly(
+    pg_server_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Databases migrated before comments stopped counting hold checksums of whole files:
+    they are current, so nothing is re-applied or warned about, and the rows get the new form."""
+    url = create_database(pg_server_url)
+    migrate(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for version, whole in WHOLE_FILE_CHECKSUMS.items():
+            conn.execute(
+                "update utter.schema_migrations set checksum = %s where version = %s",
+                (whole, version),
+            )
+    with caplog.at_level(logging.WARNING, logger="utter.db.migrate"):
+        assert migrate(url) == []
+    assert not [r for r in caplog.records if "changed after it was applied" in r.getMessage()]
+    with psycopg.connect(url) as conn:
+        recorded = dict(conn.execute("select version, checksum from utter.schema_migrations"))
+    assert recorded == {m.version: m.checksum for m in load_migrations()}
+
+
+def test_a_changed_statement_in_an_applied_file_is_reported(
+    pg_server_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = create_database(pg_server_url)
+    migrate(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("update utter.schema_migrations set checksum = 'x' where version = '0002'")
+    with caplog.at_level(logging.WARNING, logger="utter.db.migrate"):
+        assert migrate(url) == []
+    assert any("0002_studio changed after it was applied" in r.getMessage() for r in caplog.records)

@@ -1,8 +1,8 @@
-"""CORS as the original API answered it (spec §2.1), on every response.
+"""CORS headers on every response, as Utter's existing clients expect them.
 
 Starlette's CORSMiddleware answers an origin that is not allowed with no header at all;
-the original answered with the first allowed origin instead, and every preflight with 204.
-This small middleware keeps that contract:
+Utter has always answered with the first allowed origin instead, and every preflight with
+204, and clients built against it rely on that. This small middleware keeps that contract:
 
 * `Access-Control-Allow-Origin` is `*` when the allow-list contains `*` (or is empty),
   else the request's Origin when listed, else the list's first entry; `Vary: Origin`

@@ -36,7 +36,27 @@ class Migration:
 
     @property
     def checksum(self) -> str:
-        return hashlib.sha256(self.sql.encode()).hexdigest()
+        """What the database did: the statements, not the comments between them, so
+        rewording a comment line of an applied file is not a change."""
+        statements = (
+            line.rstrip()
+            for line in self.sql.splitlines()
+            if line.strip() and not line.lstrip().startswith("--")
+        )
+        return hashlib.sha256("\n".join(statements).encode()).hexdigest()
+
+
+# Checksums of the whole file, comments included, as recorded before comments stopped
+# counting; a database that holds one of these is up to date and only gets the new form.
+WHOLE_FILE_CHECKSUMS: dict[str, str] = {
+    "0001": "d1ef5e72112daa020faf90ce111b22b2d0bc78d2807cd382c5428f16eed25a39",
+    "0002": "b467f065160bad056e47e6d70d52e1f7f5356ce6c09a148068f3779f145e3f03",
+    "0003": "ce1ba144005dbb588201a6fbdf35ebd5f9fda47b27855d7a767683e7a87b9c63",
+    "0004": "c03a2032381a6a15451cf606c5272772d0c99ae9b75471c917b0b540c040701d",
+    "0005": "5afdcb7b1e753bd1951777308164605e5e140320be960356a9754b2f7c048732",
+    "0006": "d58fa54dc973a3127ba6ed2add5dfed8fa60dbe8033f06d1e0f7d1857f3aec64",
+    "0007": "9951426a8d48a126dbb3a02dcaa768aa573d86336f63580bce24368711c56858",
+}
 
 
 def load_migrations(directory: Path | None = None) -> list[Migration]:
@@ -127,7 +147,13 @@ def migrate(url: str, migrations: list[Migration] | None = None) -> list[str]:
             done = {version: checksum for version, checksum in rows}
             for migration in migrations:
                 if migration.version in done:
-                    if done[migration.version] != migration.checksum:
+                    recorded = done[migration.version]
+                    if recorded == WHOLE_FILE_CHECKSUMS.get(migration.version):
+                        conn.execute(
+                            "update utter.schema_migrations set checksum = %s where version = %s",
+                            (migration.checksum, migration.version),
+                        )
+                    elif recorded != migration.checksum:
                         log.warning(
                             "migration %s_%s changed after it was applied; not re-applied",
                             migration.version,

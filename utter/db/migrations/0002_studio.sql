@@ -1,7 +1,6 @@
--- Utter's own tables: profiles, voices, generations, tasks (spec §3.1–3.4),
--- with the corrections of §9: stuck tasks are detectable (started_at,
--- heartbeat_at) and can be failed by fail_stale_tasks(); a stored generation
--- always has its duration.
+-- Utter's own tables: profiles, voices, generations, tasks. Stuck tasks are
+-- detectable (started_at, heartbeat_at) and can be failed by fail_stale_tasks(),
+-- so no task blocks its user forever; a stored generation always has its duration.
 
 -- Tables --------------------------------------------------------------------
 
@@ -48,8 +47,8 @@ create table if not exists public.generations (
   completed_at timestamptz,
   constraint generations_status_check
     check (status in ('pending', 'processing', 'completed', 'failed', 'cancelled')),
-  -- §9.1.6: audio is never stored without its duration, and a completed
-  -- generation always has audio.
+  -- Audio is never stored without its duration (the history and the daily totals
+  -- read it), and a completed generation always has audio.
   constraint generations_audio_has_duration
     check (audio_object_key is null or duration_seconds is not null),
   constraint generations_completed_has_audio
@@ -69,7 +68,8 @@ create table if not exists public.tasks (
   metadata jsonb not null default '{}'::jsonb,
   result jsonb,
   error text,
-  -- §9.1.4: when a worker took the task and when it last said it was alive.
+  -- When a worker took the task and when it last said it was alive, so a task
+  -- whose worker died can be found and failed.
   started_at timestamptz,
   heartbeat_at timestamptz,
   created_at timestamptz not null default now(),
@@ -95,7 +95,7 @@ create index if not exists idx_tasks_active on public.tasks (created_at)
   where status in ('pending', 'processing');
 
 -- One active generate task per user. Before the guard can exist, any user with
--- several active generate tasks keeps only the newest (as the original did).
+-- several active generate tasks keeps only the newest (the one the user last asked for).
 with ranked as (
   select id, generation_id,
          row_number() over (partition by user_id order by created_at desc, id desc) as rn
@@ -168,7 +168,7 @@ create or replace function public.increment_task_modal_poll_count(p_task_id uuid
     returning modal_poll_count;
 $$;
 
--- §9.1.4: no task may block a user forever. A processing task whose worker has
+-- No task may block a user forever. A processing task whose worker has
 -- not sent a heartbeat within p_processing_timeout, or a task still pending
 -- after p_pending_timeout, is failed together with its generation; that also
 -- frees the one-active-generate guard. Returns the ids it failed.

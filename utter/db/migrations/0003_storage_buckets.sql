@@ -1,12 +1,12 @@
--- The two private buckets and the per-user policies of spec §3.5. Every object
+-- The two private buckets and their per-user policies. Every object
 -- key starts with its owner's user id; a user may read (and, in references,
 -- create) only objects under their own folder. No UPDATE or DELETE policy:
 -- the server removes objects with the service role after checking ownership.
 
 insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types)
 values
-  -- 50 MiB: what the clone page accepts (§9.1.10: the original's bucket said
-  -- 10 MiB while its client said 50 MB, so big uploads failed obscurely).
+  -- 50 MiB: exactly what the clone page accepts, so the bucket never refuses an
+  -- upload the page allowed (a smaller bucket limit made big uploads fail obscurely).
   ('references', 'references', false, 52428800,
    array['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/mpeg', 'audio/mp3', 'audio/mp4',
          'audio/m4a', 'audio/x-m4a', 'audio/aac', 'audio/ogg', 'audio/opus', 'audio/webm',

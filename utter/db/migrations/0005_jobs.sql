@@ -1,4 +1,4 @@
--- Durable jobs (issue 5): what workers report while a task runs, how often a task
+-- Durable jobs: what workers report while a task runs, how often a task
 -- was attempted, which queue job carries it, and the waveform of finished audio.
 -- The queue itself is procrastinate's, installed by the migration runner into the
 -- private schema `procrastinate` before these files run.

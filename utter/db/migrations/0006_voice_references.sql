@@ -1,4 +1,4 @@
--- Reference handling (issue 4, spec §9.1.10): a voice keeps its original upload
+-- Reference handling: a voice keeps its original upload
 -- (under its real extension) beside the normalised reference (mono 24 kHz PCM16
 -- WAV), knows its duration, and stores the reference report measured at clone time.
 
