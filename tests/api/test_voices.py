@@ -95,6 +95,9 @@ async def test_rename_and_describe(client: httpx.AsyncClient, db: Database) -> N
     for body, detail in (
         ({"name": ""}, "Name must be 1-100 characters."),
         ({"name": 5}, "Name must be 1-100 characters."),
+        ({"name": "n" * 101}, "Name must be 1-100 characters."),
+        ({"description": "d" * 1001}, "Description must be 1000 characters or less."),
+        ({"description": 5}, "Description must be text or null."),
         ({}, "No valid fields to update."),
         ({"source": "designed"}, "No valid fields to update."),
     ):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -12,9 +11,9 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from utter.api.context import BaseUrl, StudioDep
 from utter.api.deps import CurrentUser, DatabaseDep
 from utter.api.forms import UPLOAD_FORM_LIMITS, Body, Text, reject_unstorable
-from utter.audio.measure import ReferenceReport
-from utter.errors import ApiError
+from utter.errors import Invalid
 from utter.services import design as design_service
+from utter.services.design import DesignedVoice
 from utter.services.generate import submit_design_preview
 
 router = APIRouter(tags=["design"])
@@ -36,16 +35,6 @@ class DesignSaveIn(Body):
     name: Text = None
 
 
-class DesignedVoiceOut(BaseModel):
-    id: UUID
-    name: str
-    description: str | None
-    language: str
-    source: str
-    preview_url: str
-    report: ReferenceReport | None
-
-
 @router.post("/voices/design/preview")
 async def design_preview(
     body: DesignPreviewIn, user: CurrentUser, db: DatabaseDep, studio: StudioDep
@@ -65,11 +54,13 @@ async def design_preview(
 
 async def _multipart_save(
     request: Request, user_id: UUID, db: DatabaseDep, studio: StudioDep, base_url: str
-) -> dict[str, Any]:
+) -> DesignedVoice:
     try:
         form = await request.form(**UPLOAD_FORM_LIMITS)
     except Exception:
-        raise ApiError(400, "Invalid form data.") from None
+        # However the multipart body is broken (parts over the limits, bad boundaries,
+        # undecodable headers), it is the client's malformed form.
+        raise Invalid("Invalid form data.") from None
 
     def field(name: str) -> str | None:
         value = form.get(name)
@@ -90,6 +81,25 @@ async def _multipart_save(
         language=field("language"),
         instruct=field("instruct"),
         audio=audio,
+        rules=studio.clone_rules,
+        base_url=base_url,
+    )
+
+
+async def _json_save(
+    request: Request, user_id: UUID, db: DatabaseDep, studio: StudioDep, base_url: str
+) -> DesignedVoice:
+    try:
+        body = DesignSaveIn.model_validate_json(await request.body() or b"null")
+    except ValueError:
+        raise Invalid("Invalid JSON body") from None
+    return await design_service.save_from_task(
+        db,
+        studio.storage,
+        studio.cpu,
+        user_id=user_id,
+        task_id_raw=body.task_id,
+        name=body.name,
         rules=studio.clone_rules,
         base_url=base_url,
     )
@@ -119,25 +129,10 @@ async def _multipart_save(
 )
 async def design_save(
     request: Request, user: CurrentUser, db: DatabaseDep, studio: StudioDep, base_url: BaseUrl
-) -> DesignedVoiceOut:
+) -> DesignedVoice:
     """Save a designed voice: JSON `{task_id, name}` from a finished preview (preferred), or
-    the original's multipart form (`name, text, language, instruct, audio`)."""
+    an uploaded preview as a multipart form (`name, text, language, instruct, audio`)."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        out = await _multipart_save(request, user.id, db, studio, base_url)
-    else:
-        try:
-            body = DesignSaveIn.model_validate_json(await request.body() or b"null")
-        except ValueError:
-            raise ApiError(400, "Invalid JSON body") from None
-        out = await design_service.save_from_task(
-            db,
-            studio.storage,
-            studio.cpu,
-            user_id=user.id,
-            task_id_raw=body.task_id,
-            name=body.name,
-            rules=studio.clone_rules,
-            base_url=base_url,
-        )
-    return DesignedVoiceOut(**out)
+        return await _multipart_save(request, user.id, db, studio, base_url)
+    return await _json_save(request, user.id, db, studio, base_url)

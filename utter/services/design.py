@@ -2,23 +2,33 @@
 
 From a task, nothing crosses the network twice: the preview the worker stored
 becomes the voice's reference (normalised and measured like any clone) and the
-preview object is removed, so previews never pile up (§9.1.11). The upload
-path keeps the spec's multipart form, with the bucket's byte limit instead of
-the original's 1 MB, which a 500-character preview could exceed (§9.1.8).
+preview object is removed, so unsaved previews do not pile up in storage. The
+upload path keeps the multipart form existing clients send, with the bucket's
+byte limit rather than 1 MB, which a preview of 500 characters can exceed.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 from uuid import UUID, uuid4
 
+from pydantic import BaseModel
+
+from utter.audio.measure import ReferenceReport
 from utter.audio.validate import ReferenceLimits
 from utter.cpu import CpuPool
 from utter.db import Database
 from utter.db.queries import tasks as task_q
-from utter.errors import ApiError
-from utter.services.voices import CloneRules, prepare, store_voice
+from utter.errors import Conflict, Invalid, NotFound
+from utter.services.voices import (
+    BUCKET,
+    CloneRules,
+    Voice,
+    check_name,
+    prepare,
+    reference_key,
+    store_voice,
+)
 from utter.storage import Storage
 from utter.storage.base import ObjectNotFound
 
@@ -33,22 +43,33 @@ def _design_limits(rules: CloneRules) -> ReferenceLimits:
     return replace(rules.limits, min_seconds=min(rules.limits.min_seconds, DESIGN_MIN_SECONDS))
 
 
-def _check_name(name: str | None) -> str:
-    if name is None or not 1 <= len(name) <= 100:
-        raise ApiError(400, "Name must be 1-100 characters.")
-    return name
+class DesignedVoice(BaseModel):
+    """The answer to saving a designed voice: the voice, and a signed URL to hear it."""
+
+    id: UUID
+    name: str
+    description: str | None
+    language: str
+    source: str
+    preview_url: str
+    report: ReferenceReport | None
 
 
-def _voice_response(row: dict[str, Any], preview_url: str) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "description": row["description"],
-        "language": row["language"],
-        "source": row["source"],
-        "preview_url": preview_url,
-        "report": row["reference_report"],
-    }
+async def _designed(
+    storage: Storage, voice: Voice, *, user_id: UUID, base_url: str
+) -> DesignedVoice:
+    url = await storage.signed_download_url(
+        BUCKET, reference_key(user_id, voice.id), user_id=user_id, base_url=base_url
+    )
+    return DesignedVoice(
+        id=voice.id,
+        name=voice.name,
+        description=voice.description,
+        language=voice.language,
+        source=voice.source,
+        preview_url=url,
+        report=voice.report,
+    )
 
 
 async def save_from_task(
@@ -61,21 +82,21 @@ async def save_from_task(
     name: str | None,
     rules: CloneRules,
     base_url: str,
-) -> dict[str, Any]:
-    name = _check_name(name)
+) -> DesignedVoice:
+    name = check_name(name)
     try:
         task_id = UUID(task_id_raw or "")
     except ValueError:
-        raise ApiError(400, "task_id is required.") from None
+        raise Invalid("task_id is required.") from None
     async with db.as_user(user_id) as conn:
         task = await task_q.get(conn, task_id)
     if task is None or task["type"] != "design_preview":
-        raise ApiError(404, "Task not found.")
+        raise NotFound("Task not found.")
     result = task["result"] or {}
     if result.get("voice_id"):
-        raise ApiError(409, ALREADY_SAVED)
+        raise Conflict(ALREADY_SAVED)
     if task["status"] != "completed" or not result.get("object_key"):
-        raise ApiError(400, NOT_FINISHED)
+        raise Invalid(NOT_FINISHED)
     meta = task["metadata"]
     voice_id = uuid4()
     # One guarded write claims the preview, so concurrent saves make exactly one voice.
@@ -87,21 +108,22 @@ async def save_from_task(
         async with db.as_user(user_id) as conn:
             now = await task_q.get(conn, task_id)
         if now is not None and (now["result"] or {}).get("voice_id"):
-            raise ApiError(409, ALREADY_SAVED)
-        raise ApiError(400, NOT_FINISHED)
+            raise Conflict(ALREADY_SAVED)
+        raise Invalid(NOT_FINISHED)
     preview_key: str = claimed["result"]["object_key"]
     try:
         try:
-            data = await storage.read("references", preview_key)
+            data = await storage.read(BUCKET, preview_key)
         except ObjectNotFound:
-            raise ApiError(400, "The design preview has expired. Generate it again.") from None
+            raise Invalid("The design preview has expired. Generate it again.") from None
         prepared = await prepare(cpu, data, _design_limits(rules))
-        row = await store_voice(
+        voice = await store_voice(
             db,
             storage,
             user_id=user_id,
             voice_id=voice_id,
             fields=(name, meta["language"], meta["text"]),
+            # Checked when the preview was asked for, against a shorter limit than a voice's.
             description=meta["instruct"],
             source="designed",
             prepared=prepared,
@@ -114,11 +136,8 @@ async def save_from_task(
         raise
     async with db.as_service() as conn:
         await task_q.finish_preview_saving(conn, task_id=task_id, voice_id=voice_id)
-    await storage.delete("references", preview_key)
-    url = await storage.signed_download_url(
-        "references", row["reference_object_key"], user_id=user_id, base_url=base_url
-    )
-    return _voice_response(row, url)
+    await storage.delete(BUCKET, preview_key)
+    return await _designed(storage, voice, user_id=user_id, base_url=base_url)
 
 
 async def save_from_upload(
@@ -134,22 +153,22 @@ async def save_from_upload(
     audio: bytes | None,
     rules: CloneRules,
     base_url: str,
-) -> dict[str, Any]:
-    name = _check_name(name)
+) -> DesignedVoice:
+    name = check_name(name)
     if text is None:
-        raise ApiError(400, "Preview text is required.")
+        raise Invalid("Preview text is required.")
     if language is None:
-        raise ApiError(400, "Language is required.")
+        raise Invalid("Language is required.")
     if instruct is None:
-        raise ApiError(400, "Voice description is required.")
+        raise Invalid("Voice description is required.")
     if audio is None:
-        raise ApiError(400, "Audio file is required.")
+        raise Invalid("Audio file is required.")
     if not audio:
-        raise ApiError(400, "Audio file is empty.")
+        raise Invalid("Audio file is empty.")
     if language not in rules.languages:
-        raise ApiError(400, f"Language {language} is not supported by this server.")
+        raise Invalid(f"Language {language} is not supported by this server.")
     prepared = await prepare(cpu, audio, _design_limits(rules))
-    row = await store_voice(
+    voice = await store_voice(
         db,
         storage,
         user_id=user_id,
@@ -160,7 +179,4 @@ async def save_from_upload(
         prepared=prepared,
         original=None,
     )
-    url = await storage.signed_download_url(
-        "references", row["reference_object_key"], user_id=user_id, base_url=base_url
-    )
-    return _voice_response(row, url)
+    return await _designed(storage, voice, user_id=user_id, base_url=base_url)

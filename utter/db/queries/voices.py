@@ -19,7 +19,8 @@ LIST_COLUMNS = (
 
 
 def like_pattern(search: str) -> str:
-    """A case-insensitive substring pattern with LIKE's wildcards taken literally (§9.1.12)."""
+    """A case-insensitive substring pattern with LIKE's wildcards taken literally: people
+    searching for `100%` or `under_score` mean those characters, not any character."""
     escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
