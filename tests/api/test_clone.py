@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from tests.support import audio
 from tests.support.api import ApiUser, sign_up
 from utter.db import Database
+from utter.limits import VOICE_DESCRIPTION_MAX
 
 FORMATS = ["wav", "mp3", "m4a", "aac", "ogg", "webm", "flac"]
 FIELDS = {"name": "My voice", "language": "English", "transcript": audio.SENTENCES[0]}
@@ -261,3 +262,39 @@ async def test_clone_needs_a_signed_in_user(client: httpx.AsyncClient) -> None:
             401,
             {"detail": "Missing authorization header"},
         )
+
+
+async def test_a_description_over_the_limit_is_refused_by_every_flow_and_stores_nothing(
+    app: FastAPI, client: httpx.AsyncClient, db: Database, clip: audio.Clip
+) -> None:
+    user = await sign_up(client)
+    data = audio.encode(clip, "wav")
+    too_long = "d" * (VOICE_DESCRIPTION_MAX + 1)
+    refusal = (400, {"detail": f"Description must be {VOICE_DESCRIPTION_MAX} characters or less."})
+
+    one = await one_shot(client, user, data, description=too_long)
+    assert (one.status_code, one.json()) == refusal
+    start = await client.post(
+        "/api/clone/upload-url", json={**FIELDS, "description": too_long}, headers=user.headers
+    )
+    assert (start.status_code, start.json()) == refusal
+    assert await owned_state(app, db, user) == {"voices": [], "objects": [], "files": []}
+
+    # Finalize checks the description it is sent, even after an accepted upload; the upload
+    # waits for a corrected finalize, and the longest description allowed is taken whole.
+    upload = (await client.post("/api/clone/upload-url", json=FIELDS, headers=user.headers)).json()
+    assert (await client.put(upload["upload_url"], content=data)).status_code < 300
+    body = {**FIELDS, "voice_id": upload["voice_id"]}
+    refused = await client.post(
+        "/api/clone/finalize", json={**body, "description": too_long}, headers=user.headers
+    )
+    assert (refused.status_code, refused.json()) == refusal
+    state = await owned_state(app, db, user)
+    assert state["voices"] == [] and state["objects"] == [f"references/{upload['object_key']}"]
+    longest = too_long[:-1]
+    done = await client.post(
+        "/api/clone/finalize", json={**body, "description": longest}, headers=user.headers
+    )
+    assert done.status_code == 200, done.text
+    voice = (await client.get(f"/api/voices/{done.json()['id']}", headers=user.headers)).json()
+    assert voice["description"] == longest

@@ -24,6 +24,7 @@ from utter.services.voices import (
     BUCKET,
     CloneRules,
     Voice,
+    check_description,
     check_name,
     prepare,
     reference_key,
@@ -161,6 +162,8 @@ async def save_from_upload(
         raise Invalid("Language is required.")
     if instruct is None:
         raise Invalid("Voice description is required.")
+    # The description becomes the voice's, so the voice's rule applies.
+    check_description(instruct)
     if audio is None:
         raise Invalid("Audio file is required.")
     if not audio:

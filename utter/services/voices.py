@@ -136,7 +136,7 @@ def check_description(description: str | None) -> str | None:
 
 def check_clone_fields(req: CloneRequest, languages: tuple[str, ...]) -> tuple[str, str, str]:
     """Name, language, transcript, in the order existing clients see the refusals, then a
-    language the engine really speaks."""
+    language the engine really speaks and the description's length."""
     name = check_name(req.name)
     if req.language is None:
         raise Invalid("Language is required.")
@@ -144,6 +144,7 @@ def check_clone_fields(req: CloneRequest, languages: tuple[str, ...]) -> tuple[s
         raise Invalid(f"Language {req.language} is not supported by this server.")
     if req.transcript is None:
         raise Invalid("Transcript is required.")
+    check_description(req.description)
     return name, req.language, req.transcript
 
 
