@@ -335,12 +335,10 @@ async def get_voice(db: Database, *, user_id: UUID, voice_id: UUID) -> Voice:
     return Voice.from_row(row)
 
 
-async def update_voice(
-    db: Database, *, user_id: UUID, voice_id: UUID, changes: Mapping[str, object]
-) -> Voice:
-    """Rename a voice or change its description. `changes` holds the fields the client sent,
-    as it sent them: a name must be text within the name rule; a description text or null,
-    and blank or null clears it."""
+def voice_changes(changes: Mapping[str, object]) -> dict[str, str | None]:
+    """The columns a rename sets, from the fields the client sent as it sent them: a name
+    must be text within the name rule (trimmed); a description text or null, where blank or
+    null clears it. Other fields are not the client's to change."""
     values: dict[str, str | None] = {}
     if "name" in changes:
         name = changes["name"]
@@ -352,6 +350,14 @@ async def update_voice(
         values["description"] = check_description((description or "").strip() or None)
     if not values:
         raise Invalid("No valid fields to update.")
+    return values
+
+
+async def update_voice(
+    db: Database, *, user_id: UUID, voice_id: UUID, changes: Mapping[str, object]
+) -> Voice:
+    """Rename a voice or change its description (see voice_changes)."""
+    values = voice_changes(changes)
     async with db.as_service() as conn:
         row = await q.update(conn, voice_id, user_id, values)
     if row is None:
