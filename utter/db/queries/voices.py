@@ -47,14 +47,8 @@ async def list_page(
 
 
 async def get(conn: Connection, voice_id: UUID) -> Row | None:
+    """One voice; under RLS (`as_user`) only the caller's own."""
     cur = await conn.execute("select * from public.voices where id = %s", (voice_id,))
-    return await cur.fetchone()
-
-
-async def get_owned(conn: Connection, voice_id: UUID, user_id: UUID) -> Row | None:
-    cur = await conn.execute(
-        "select * from public.voices where id = %s and user_id = %s", (voice_id, user_id)
-    )
     return await cur.fetchone()
 
 
