@@ -13,6 +13,7 @@ the server will not take) is logged and not tried again.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import aiosmtplib
@@ -69,12 +70,14 @@ def _refused(exc: aiosmtplib.SMTPException) -> bool:
 def register_mail(queue: procrastinate.App, settings: Settings) -> None:
     """Bind the mail job to this process's mailer (SMTP, or the outbox of a worker without
     UTTER_SMTP_HOST) and its key for opening sealed mail."""
-    seal = mail_seal(settings)
     mailer = mailer_for(settings)
+    # Made on the first mail: a worker that never sends any (external auth, no SMTP)
+    # never needs the JWT key, nor generates one in its data dir.
+    seal = functools.cache(lambda: mail_seal(settings))
 
     async def send_auth_mail(sealed: str) -> None:
         try:
-            mail = seal.open(sealed)
+            mail = seal().open(sealed)
         except UnreadableMail as exc:
             # Another key (a worker whose UTTER_JWT_SECRET differs from the API's), or too late.
             log.error("dropped an auth mail: %s", exc)
