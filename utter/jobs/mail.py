@@ -7,7 +7,7 @@ on a queue of their own (`run_mail_worker`), so a sign-in link never waits behin
 work. The job holds the mail sealed (`MailSeal`): the link in it signs its recipient in.
 
 A server that does not answer, or answers "try later", is tried again with growing pauses
-for about 20 minutes, never after the link has expired; a refusal (a 5xx reply, an address
+for about 23 minutes, never after the link has expired; a refusal (a 5xx reply, an address
 the server will not take) is logged and not tried again.
 """
 
