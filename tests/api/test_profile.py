@@ -1,15 +1,19 @@
-"""GET /api/me, PATCH /api/profile (spec §2.3 and the Deno checklist of §8) and GET /api/usage."""
+"""GET /api/me, PATCH /api/profile and GET /api/usage."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from tests.support.api import ApiUser, sign_up
+from tests.support.postgres import free_port
 from utter.db import Database
-from utter.errors import ApiError
+from utter.errors import Invalid
+from utter.services import profiles
 from utter.services.profiles import parse_profile_update
 
 HANDLE_MESSAGE = "Handle must be 3-30 chars and use only letters, numbers, and underscores."
@@ -109,7 +113,7 @@ async def test_patch_ignores_tier_and_credits(client: httpx.AsyncClient) -> None
         ({"avatar_url": "https://"}, AVATAR_MESSAGE),
         ({"avatar_url": "https://example.com/a b.png"}, AVATAR_MESSAGE),
         ({"avatar_url": 42}, AVATAR_MESSAGE),
-        # Checked in the spec's order: handle, display name, avatar.
+        # Checked in a fixed order: handle, display name, avatar.
         ({"avatar_url": "bad", "display_name": "x" * 101, "handle": "ab"}, HANDLE_MESSAGE),
         ({"avatar_url": "bad", "display_name": "x" * 101}, DISPLAY_MESSAGE),
         (None, "Invalid JSON body"),
@@ -169,9 +173,24 @@ def test_parse_profile_update_reads_only_the_three_fields() -> None:
     assert parse_profile_update(
         {"handle": " a_b_c ", "display_name": "", "credits_remaining": 5}
     ) == {"handle": "a_b_c", "display_name": None}
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(Invalid) as refused:
         parse_profile_update({"credits_remaining": 5})
-    assert refused.value.detail == NOTHING_MESSAGE
+    assert refused.value.message == NOTHING_MESSAGE
+
+
+async def test_database_errors_reach_the_common_handlers_unchanged() -> None:
+    """A database that is down is the API's 503 with Retry-After (its common handler), not a
+    500 of the profile's own: the profile rules let the error through as it is."""
+    # A pool of a server that is not there: every wait for a connection ends in PoolTimeout.
+    down = Database(f"postgresql://nobody@127.0.0.1:{free_port()}/none", timeout=0.5)
+    await down.open(wait=False)
+    try:
+        with pytest.raises(psycopg.OperationalError):
+            await profiles.load_profile(down, uuid.uuid4())
+        with pytest.raises(psycopg.OperationalError):
+            await profiles.update_profile(down, uuid.uuid4(), {"display_name": "Ada"})
+    finally:
+        await down.close()
 
 
 # /api/usage --------------------------------------------------------------------------

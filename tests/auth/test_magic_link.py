@@ -1,10 +1,15 @@
 """Magic links and codes: through the outbox (no SMTP server, the embedded default) and
-through a real SMTP server (aiosmtpd, started here), followed to a signed-in session."""
+through a real SMTP server (aiosmtpd, started here) by a real worker, followed to a
+signed-in session."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import email
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
@@ -19,12 +24,16 @@ from supabase_auth import AsyncGoTrueClient
 
 from tests.support.api import new_email, sign_up
 from tests.support.mail import follow, fragment, last_mail, link_and_code
-from tests.support.postgres import free_port
+from tests.support.postgres import free_port, migrated_database
 from tests.support.server import app_settings, serve
 from utter.app import create_app
 from utter.auth.mailer import outbox_dir, read_outbox
 from utter.cli import main as utter_main
 from utter.db import Database
+from utter.engines.local import LocalEngine
+from utter.jobs.mail import MAIL_QUEUE
+from utter.jobs.worker import run_worker
+from utter.settings import Settings
 
 
 async def user_row(db: Database, address: str) -> dict[str, Any] | None:
@@ -217,7 +226,7 @@ async def test_the_outbox_is_not_served_over_http(app: FastAPI, client: httpx.As
         assert "message/rfc822" not in response.headers.get("content-type", "")
 
 
-# SMTP ----------------------------------------------------------------------------------
+# SMTP: mail is queued with its token and sent by a worker -------------------------------
 
 
 class Inbox:
@@ -225,50 +234,91 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.arrived = threading.Event()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=default_policy)
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
+        self.arrived.set()
         return "250 Message accepted for delivery"
+
+    async def first(self) -> EmailMessage:
+        # aiosmtpd runs in its own thread; a generous bound, so a lost mail fails the test.
+        assert await asyncio.to_thread(self.arrived.wait, 120), "no mail arrived"
+        return self.messages[0]
+
+
+def start_inbox(port: int) -> tuple[Controller, Inbox]:
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, inbox
 
 
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[int, Inbox]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
+    controller, inbox = start_inbox(free_port())
     try:
-        yield port, inbox
+        yield controller.port, inbox
     finally:
         controller.stop()
 
 
+@pytest.fixture
+def own_database(pg_server_url: str) -> str:
+    """A database whose queue only this test's worker reads."""
+    return migrated_database(pg_server_url)
+
+
+def smtp_settings(data_dir: Path, database_url: str, port: int, **overrides: Any) -> Settings:
+    return app_settings(
+        data_dir,
+        database_url=database_url,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_tls="none",
+        **overrides,
+    )
+
+
+@contextlib.asynccontextmanager
+async def worker(settings: Settings, database_url: str) -> AsyncIterator[None]:
+    """`utter worker` in this event loop (the local engine, loaded only if a job needs it)."""
+    running = asyncio.create_task(run_worker(settings, database_url, engine=LocalEngine()))
+    try:
+        yield
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
+async def queued_mail(database_url: str) -> list[dict[str, Any]]:
+    async with Database(database_url) as db, db.as_owner() as conn:
+        cur = await conn.execute(
+            "select status::text as status, attempts, args from procrastinate.procrastinate_jobs"
+            " where queue_name = %s",
+            (MAIL_QUEUE,),
+        )
+        return await cur.fetchall()
+
+
 async def test_magic_link_through_smtp_with_the_official_client(
-    smtp_server: tuple[int, Inbox], database_url: str, tmp_path: Path
+    smtp_server: tuple[int, Inbox], own_database: str, tmp_path: Path
 ) -> None:
     port, inbox = smtp_server
-    with serve(
-        lambda url: app_settings(
-            tmp_path,
-            database_url=database_url,
-            public_url=url,
-            smtp_host="127.0.0.1",
-            smtp_port=port,
-            smtp_tls="none",
-            smtp_sender="Utter <auth@utter.test>",
-        )
-    ) as live:
-        async with httpx.AsyncClient(timeout=30) as http:
+    settings = smtp_settings(tmp_path, own_database, port, smtp_sender="Utter <auth@utter.test>")
+    with serve(lambda url: settings.model_copy(update={"public_url": url})) as live:
+        async with worker(settings, own_database), httpx.AsyncClient(timeout=30) as http:
             sdk = AsyncGoTrueClient(url=f"{live}/auth/v1", http_client=http)
             address = new_email("smtp")
             await sdk.sign_in_with_otp(
                 {"email": address, "options": {"email_redirect_to": f"{live}/welcome"}}
             )
 
+            message = await inbox.first()
             assert len(inbox.messages) == 1
-            message = inbox.messages[0]
             assert message["To"] == address and message["From"] == "Utter <auth@utter.test>"
             link, _ = link_and_code(message)
             assert link.startswith(f"{live}/auth/v1/verify?")
@@ -291,21 +341,106 @@ async def test_magic_link_through_smtp_with_the_official_client(
             )
             assert me.json()["signed_in"] is True
             assert me.json()["user"]["id"] == session.user.id
+    # A sent mail's job is gone with the link sealed in it.
+    assert await queued_mail(own_database) == []
 
 
-async def test_an_smtp_failure_answers_500_and_keeps_nothing(db: Database, tmp_path: Path) -> None:
+async def test_a_mail_server_that_is_down_gets_the_mail_when_it_is_back(
+    own_database: str, tmp_path: Path
+) -> None:
+    port = free_port()  # nothing listens here yet
+    settings = smtp_settings(tmp_path, own_database, port, public_url="http://testserver")
+    async with (
+        Database(own_database) as db,
+        worker(settings, own_database),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(settings, db=db, worker=False)),
+            base_url="http://testserver",
+        ) as client,
+    ):
+        address = new_email("later")
+        response = await client.post("/auth/v1/otp", json={"email": address})
+        # The answer does not wait for the mail server: the mail is queued with its token.
+        assert response.status_code == 200 and response.json() == {}
+        assert await user_row(db, address) is not None
 
-    closed_port = free_port()
-    app = create_app(
-        app_settings(
-            tmp_path,
-            public_url="http://testserver",
-            smtp_host="127.0.0.1",
-            smtp_port=closed_port,
-            smtp_tls="none",
-        ),
-        db=db,
-    )
+        deadline = time.monotonic() + 60
+        while not any(job["attempts"] >= 1 for job in await queued_mail(own_database)):
+            assert time.monotonic() < deadline, "the worker never tried to send the mail"
+            await asyncio.sleep(0.1)
+        (job,) = await queued_mail(own_database)
+        assert job["status"] == "todo"  # to be tried again
+        assert list(job["args"]) == ["sealed"]
+
+        controller, inbox = start_inbox(port)
+        try:
+            message = await inbox.first()
+        finally:
+            controller.stop()
+        assert message["To"] == address
+        link, code = link_and_code(message)
+        # Queued sealed: neither the link's token nor the code was readable in the queue.
+        token = parse_qs(urlsplit(link).query)["token"][0]
+        assert token not in job["args"]["sealed"] and code not in job["args"]["sealed"]
+        landed = await follow(client, link)
+        assert "access_token" in fragment(landed.headers["location"])
+
+
+class SilentServer:
+    """A mail server that accepts connections and never says a word."""
+
+    def __init__(self) -> None:
+        self.connected = asyncio.Event()
+        self.clients: list[asyncio.StreamWriter] = []
+
+    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.clients.append(writer)
+        self.connected.set()
+        await reader.read()  # until the client gives up
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[int]:
+        server = await asyncio.start_server(self._hold, "127.0.0.1", 0)
+        try:
+            yield server.sockets[0].getsockname()[1]
+        finally:
+            for writer in self.clients:
+                writer.close()
+            server.close()
+
+
+async def test_a_mail_server_that_never_answers_holds_no_database_connection(
+    own_database: str, tmp_path: Path
+) -> None:
+    silent = SilentServer()
+    async with silent.running() as port:
+        settings = smtp_settings(tmp_path, own_database, port, public_url="http://testserver")
+        # One connection in the app's pool: a request that kept it would stop every other.
+        async with Database(own_database, min_size=1, max_size=1) as one:
+            app = create_app(settings, db=one, worker=False)
+            transport = httpx.ASGITransport(app=app)
+            async with (
+                worker(settings, own_database),
+                httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+            ):
+                user = await sign_up(client)
+                response = await client.post("/auth/v1/otp", json={"email": user.email})
+                assert response.status_code == 200 and response.json() == {}
+
+                await asyncio.wait_for(silent.connected.wait(), 120)
+                # The worker is now waiting on the silent server, and the pool's one
+                # connection serves the next request.
+                me = await client.get("/api/me", headers=user.headers)
+                assert me.status_code == 200 and me.json()["signed_in"] is True
+                assert len(silent.clients) == 1 and not silent.clients[0].is_closing()
+
+
+async def test_an_outbox_that_cannot_be_written_answers_500_and_keeps_nothing(
+    db: Database, tmp_path: Path
+) -> None:
+    settings = app_settings(tmp_path, public_url="http://testserver")
+    outbox_dir(settings).write_text("a file where the outbox folder should be")
+    app = create_app(settings, db=db)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         address = new_email("unsent")

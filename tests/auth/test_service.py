@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import stat
+import time
 import uuid
 from pathlib import Path
 
@@ -14,12 +15,19 @@ from fastapi import FastAPI
 
 from tests.support.api import DEFAULT_PASSWORD, new_email
 from utter.auth import passwords
-from utter.auth.errors import AuthApiError
-from utter.auth.mailer import AuthMail, OutboxMailer, format_mail, read_outbox
+from utter.auth.mailer import (
+    AuthMail,
+    MailSeal,
+    OutboxMailer,
+    UnreadableMail,
+    format_mail,
+    read_outbox,
+)
 from utter.auth.models import ClientInfo
 from utter.auth.ratelimit import Limits, RateLimiter
 from utter.auth.service import AuthConfig, AuthService, normalize_email
 from utter.db import Database
+from utter.errors import Forbidden, Invalid, LimitReached
 
 CLIENT = ClientInfo(ip="192.0.2.10", user_agent="pytest")
 
@@ -42,7 +50,7 @@ def test_addresses_are_trimmed_and_lower_cased(given: str, stored: str) -> None:
 
 @pytest.mark.parametrize("bad", ["", "   ", "plain", "a@", "@b.test", "a b@c.test", None])
 def test_malformed_addresses_are_refused(bad: str | None) -> None:
-    with pytest.raises(AuthApiError) as refused:
+    with pytest.raises(Invalid) as refused:
         normalize_email(bad)
     assert refused.value.code == "validation_failed"
 
@@ -90,10 +98,10 @@ async def test_signup_and_refresh_called_directly(app: FastAPI) -> None:
 
     # With no reuse interval, presenting the swapped token again ends the session.
     service.config = dataclasses.replace(service.config, refresh_reuse_interval=0)
-    with pytest.raises(AuthApiError) as reused:
+    with pytest.raises(Invalid) as reused:
         await service.refresh(first.refresh_token, CLIENT)
     assert reused.value.code == "refresh_token_already_used"
-    with pytest.raises(AuthApiError) as ended:
+    with pytest.raises(Forbidden) as ended:
         await service.authenticate(second.access_token)
     assert ended.value.code == "session_not_found"
 
@@ -119,15 +127,31 @@ async def test_the_outbox_is_private_and_readable(tmp_path: Path) -> None:
     assert "012345" in printed
 
 
+def test_queued_mail_is_sealed_and_opens_only_with_its_key_while_the_link_lives() -> None:
+    mail = AuthMail(kind="magiclink", to="ada@example.test", link="http://x/v?token=t1", code="4")
+    seal = MailSeal("the jwt secret of this deployment, 32+", lifetime_seconds=3600)
+    before = int(time.time())
+    sealed = seal.seal(mail)
+    after = int(time.time())
+    assert "token=t1" not in sealed and "ada@example.test" not in sealed
+    assert seal.open(sealed) == mail
+    assert seal.open(sealed, now=before + 3600) == mail
+    with pytest.raises(UnreadableMail):
+        seal.open(sealed, now=after + 3601)  # the link is dead by then: never sent
+    other = MailSeal("another deployment's jwt secret, 32+ too", lifetime_seconds=3600)
+    with pytest.raises(UnreadableMail):
+        other.open(sealed)
+
+
 async def test_the_limiter_counts_in_the_database(db: Database) -> None:
     limiter = RateLimiter(db, Limits(window_seconds=30, per_ip=2, per_email=100))
     ip = f"203.0.113.{uuid.uuid4().int % 250}-{uuid.uuid4().hex[:6]}"
     await limiter.hit("signup", ip=ip, email=None)
     await limiter.hit("signup", ip=ip, email=None)
-    with pytest.raises(AuthApiError) as refused:
+    with pytest.raises(LimitReached) as refused:
         await limiter.hit("signup", ip=ip, email=None)
-    assert refused.value.status == 429
-    assert 1 <= int(refused.value.headers["Retry-After"]) <= 30
+    assert refused.value.code == "over_request_rate_limit"
+    assert refused.value.retry_after is not None and 1 <= refused.value.retry_after <= 30
     # Another action has its own count.
     await limiter.hit("recover", ip=ip, email=None)
 

@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from utter.audio.validate import say_bytes
-from utter.auth.errors import AuthApiError, error_response
+from utter.auth.errors import gotrue_response
 from utter.errors import NUL_MESSAGE
 
 UPLOAD_ROUTES = frozenset({"/api/clone", "/api/transcriptions", "/api/voices/design"})
@@ -130,5 +130,5 @@ def _query_has_nul(scope: Scope) -> bool:
 def _refusal(scope: Scope, status: int, auth_code: str, message: str) -> Response:
     path: str = scope["path"]
     if path == AUTH_PREFIX or path.startswith(AUTH_PREFIX + "/"):
-        return error_response(Request(scope), AuthApiError(status, auth_code, message))
+        return gotrue_response(Request(scope), status, auth_code, message)
     return JSONResponse({"detail": message}, status_code=status)

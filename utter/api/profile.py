@@ -1,4 +1,4 @@
-"""The account: GET /api/me, PATCH /api/profile (spec §2.3) and GET /api/usage."""
+"""The account: GET /api/me, PATCH /api/profile and GET /api/usage."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from utter.api.deps import CurrentUser, DatabaseDep, OptionalUser, SettingsDep
-from utter.errors import bad_request
+from utter.errors import Invalid
 from utter.services import profiles
 from utter.services.usage import UsageLimits
 
@@ -101,7 +101,7 @@ async def update_profile(request: Request, user: CurrentUser, db: DatabaseDep) -
     try:
         body = json.loads(await request.body())
     except ValueError as exc:
-        raise bad_request("Invalid JSON body") from exc
+        raise Invalid("Invalid JSON body") from exc
     changes = profiles.parse_profile_update(body)
     profile = await profiles.update_profile(db, user.id, changes)
     return ProfileEnvelope(profile=Profile(**profile))

@@ -1,67 +1,61 @@
 """Errors of /auth/v1, shaped as Supabase Auth (GoTrue) shapes them, so its clients read them.
 
-A client that sends `X-Supabase-Api-Version: 2024-01-01` (every current supabase client does)
-gets `{"code": "<error_code>", "message": "..."}` and the header echoed back; an older one
-gets `{"code": <status>, "error_code": "...", "msg": "..."}`.
+The auth service raises the domain errors of `utter.errors`, with GoTrue's error code in
+`code`; the status is the one `utter.api.errors` gives that kind everywhere. The /auth/v1
+routes answer them here (`GoTrueRoute`), in one of GoTrue's two body shapes: a client that
+sends `X-Supabase-Api-Version: 2024-01-01` (every current supabase client does) gets
+`{"code": "<error_code>", "message": "..."}` and the header echoed back; an older one gets
+`{"code": <status>, "error_code": "...", "msg": "..."}`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from utter.api.errors import http_headers, http_status
+from utter.errors import Invalid, LimitReached, Unprocessable, UtterError
 
 API_VERSION_HEADER = "X-Supabase-Api-Version"
 API_VERSION_2024 = "2024-01-01"
 _DATE = re.compile(r"^2[0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+# What GoTrue calls an error it has no code for.
+UNEXPECTED_FAILURE = "unexpected_failure"
 
 
-class AuthApiError(Exception):
-    """A refusal by the auth service: HTTP status, GoTrue error code, message."""
+class WeakPassword(Unprocessable):
+    """A password that breaks the strength rules; `reasons` says which (GoTrue lists them
+    in the answer, and its clients raise their own error class for it)."""
 
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        headers: dict[str, str] | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
-        self.extra = extra or {}
+    def __init__(self, message: str, *, reasons: list[str]) -> None:
+        super().__init__(message, code="weak_password")
+        self.reasons = reasons
 
 
-def invalid_credentials() -> AuthApiError:
+def invalid_credentials() -> Invalid:
     # One message for an unknown email and a wrong password: it must not tell which.
-    return AuthApiError(400, "invalid_credentials", "Invalid login credentials")
+    return Invalid("Invalid login credentials", code="invalid_credentials")
 
 
-def validation_failed(message: str) -> AuthApiError:
-    return AuthApiError(400, "validation_failed", message)
+def validation_failed(message: str) -> Invalid:
+    return Invalid(message, code="validation_failed")
 
 
-def weak_password(min_length: int) -> AuthApiError:
-    return AuthApiError(
-        422,
-        "weak_password",
-        f"Password should be at least {min_length} characters.",
-        extra={"weak_password": {"reasons": ["length"]}},
-    )
+def weak_password(min_length: int) -> WeakPassword:
+    return WeakPassword(f"Password should be at least {min_length} characters.", reasons=["length"])
 
 
-def rate_limited(retry_after: int, *, email: bool) -> AuthApiError:
+def rate_limited(retry_after: int, *, email: bool) -> LimitReached:
     if email:
         code, message = "over_email_send_rate_limit", "Email rate limit exceeded"
     else:
         code, message = "over_request_rate_limit", "Request rate limit reached"
-    return AuthApiError(429, code, message, headers={"Retry-After": str(retry_after)})
+    return LimitReached(message, code=code, retry_after=retry_after)
 
 
 def _speaks_2024(request: Request) -> bool:
@@ -69,19 +63,51 @@ def _speaks_2024(request: Request) -> bool:
     return bool(_DATE.match(version)) and version >= API_VERSION_2024
 
 
-def error_response(request: Request, exc: AuthApiError) -> JSONResponse:
-    headers = dict(exc.headers)
+def gotrue_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    """An error answer in the shape the client asked for."""
+    answer_headers = dict(headers or {})
     body: dict[str, Any]
     if _speaks_2024(request):
-        headers[API_VERSION_HEADER] = API_VERSION_2024
-        body = {"code": exc.code, "message": exc.message}
+        answer_headers[API_VERSION_HEADER] = API_VERSION_2024
+        body = {"code": code, "message": message}
     else:
-        body = {"code": exc.status, "error_code": exc.code, "msg": exc.message}
-    body.update(exc.extra)
-    return JSONResponse(body, status_code=exc.status, headers=headers)
+        body = {"code": status, "error_code": code, "msg": message}
+    body.update(extra or {})
+    return JSONResponse(body, status_code=status, headers=answer_headers)
 
 
-def install_auth_error_handler(app: FastAPI) -> None:
-    @app.exception_handler(AuthApiError)
-    async def _auth_error(request: Request, exc: AuthApiError) -> JSONResponse:
-        return error_response(request, exc)
+def error_response(request: Request, exc: UtterError) -> JSONResponse:
+    extra = {"weak_password": {"reasons": exc.reasons}} if isinstance(exc, WeakPassword) else None
+    return gotrue_response(
+        request,
+        http_status(exc),
+        exc.code or UNEXPECTED_FAILURE,
+        exc.message,
+        headers=http_headers(exc),
+        extra=extra,
+    )
+
+
+class GoTrueRoute(APIRoute):
+    """A /auth/v1 route: domain errors from the route or its dependencies are answered in
+    GoTrue's shapes. Everything else (a database that is down, a validation error) goes on
+    to the app's common handlers, as on every other route."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def gotrue_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except UtterError as exc:
+                return error_response(request, exc)
+
+        return gotrue_handler

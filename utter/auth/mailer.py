@@ -1,18 +1,26 @@
 """Auth mail: magic links, confirmations, password resets, email changes.
 
-With an SMTP server configured, mail goes through it (aiosmtplib). Without one, which is the
-embedded default, each message is written to the log and, as a standard `.eml` file, to
-DATA_DIR/outbox, which `utter mail` prints. The outbox is never served over HTTP: whoever
-can read it can sign in as anyone who asked for a link.
+The auth service posts each message inside the transaction that stores its token (a
+`Postbox`). With an SMTP server configured, posting queues a job (`utter.jobs.mail`) and a
+worker sends it through the server (aiosmtplib): a slow or dead mail server then never holds
+a request, a pooled connection or a transaction, and the mail leaves only if the token was
+committed. Without one, which is the embedded default, each message is written at once to
+the log and, as a standard `.eml` file, to DATA_DIR/outbox, which `utter mail` prints: a
+local file cannot hang, and it is written where `utter mail` looks, whichever machines
+workers run on. The outbox is never served over HTTP: whoever can read it can sign in as
+anyone who asked for a link.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import logging
 import os
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -21,7 +29,10 @@ from pathlib import Path
 from typing import Protocol
 
 import aiosmtplib
+from cryptography.fernet import Fernet, InvalidToken
 
+from utter.auth.tokens import jwt_secret
+from utter.db import Connection
 from utter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,6 +80,47 @@ class Mailer(Protocol):
     async def send(self, mail: AuthMail) -> None: ...
 
 
+class Postbox(Protocol):
+    async def post(self, conn: Connection, mail: AuthMail) -> None:
+        """Hand `mail` on inside the transaction of `conn`, which holds its token."""
+        ...
+
+
+class UnreadableMail(Exception):
+    """A sealed mail that this key cannot open, or whose link has expired."""
+
+
+class MailSeal:
+    """Seals a mail for the job queue, whose table the database's owners can read: a link
+    in it in the clear would let them sign in as its recipient (the auth tables keep only
+    hashes for the same reason). Sealed with a key derived from the JWT key, it opens only
+    where that key is, and only while the link it carries is alive."""
+
+    def __init__(self, secret: str, *, lifetime_seconds: int) -> None:
+        key = hashlib.sha256(b"utter auth mail\0" + secret.encode()).digest()
+        self._fernet = Fernet(base64.urlsafe_b64encode(key))
+        self._lifetime = lifetime_seconds
+
+    def seal(self, mail: AuthMail) -> str:
+        return self._fernet.encrypt(json.dumps(asdict(mail)).encode()).decode()
+
+    def open(self, sealed: str, *, now: int | None = None) -> AuthMail:
+        """The mail in `sealed`; `now` (epoch seconds) stands in for the clock."""
+        try:
+            if now is None:
+                plain = self._fernet.decrypt(sealed, ttl=self._lifetime)
+            else:
+                plain = self._fernet.decrypt_at_time(sealed, self._lifetime, now)
+            fields = json.loads(plain)
+        except InvalidToken as exc:
+            raise UnreadableMail("sealed with another key, or its link has expired") from exc
+        return AuthMail(**fields)
+
+
+def mail_seal(settings: Settings) -> MailSeal:
+    return MailSeal(jwt_secret(settings), lifetime_seconds=settings.auth_otp_expiry)
+
+
 class SmtpMailer:
     def __init__(self, settings: Settings) -> None:
         if not settings.smtp_host:
@@ -110,6 +162,10 @@ class OutboxMailer:
             handle.write(mail.message(self._sender).as_bytes())
         # Readers never see half a message.
         tmp.rename(self.directory / name)
+
+    async def post(self, conn: Connection, mail: AuthMail) -> None:
+        # Written before the token commits: if the file cannot be written, no token is kept.
+        await self.send(mail)
 
 
 def outbox_dir(settings: Settings) -> Path:

@@ -71,8 +71,9 @@ class RateLimiter:
         self._pruned_at = 0.0
 
     async def hit(self, action: str, *, ip: str | None, email: str | None) -> None:
-        """Count one `action` request; raise a 429 AuthApiError when a limit is passed.
-        The count is kept either way, so hammering past the limit does not reset it."""
+        """Count one `action` request; raise LimitReached (with the seconds left as
+        `retry_after`) when a limit is passed. The count is kept either way, so hammering
+        past the limit does not reset it."""
         counters = []
         if ip:
             counters.append(_Counter(f"{action}:ip", client_key(ip), self.limits.per_ip))
@@ -90,7 +91,7 @@ class RateLimiter:
     async def hit_password(self, *, ip: str | None, email: str) -> None:
         """Count one password sign-in as a failure before the password is checked (so
         concurrent guesses cannot all slip under the limit); `forgive_password` takes it
-        back when the password was right. Raises a 429 AuthApiError when this client IP
+        back when the password was right. Raises LimitReached when this client IP
         has failed too often, for any address or for this one."""
         await self._count(self._password_counters(ip, email))
 

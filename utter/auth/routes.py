@@ -15,7 +15,8 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ValidationError
 
 from utter import __version__
-from utter.auth.errors import AuthApiError, validation_failed
+from utter.api.errors import http_status
+from utter.auth.errors import UNEXPECTED_FAILURE, GoTrueRoute, validation_failed
 from utter.auth.models import (
     AuthUser,
     ClientInfo,
@@ -31,11 +32,11 @@ from utter.auth.models import (
     user_out,
 )
 from utter.auth.service import AuthService, IssuedSession
-from utter.errors import text_problem
+from utter.errors import Invalid, Unauthenticated, UtterError, text_problem
 
-router = APIRouter(prefix="/auth/v1", tags=["auth"])
+router = APIRouter(prefix="/auth/v1", tags=["auth"], route_class=GoTrueRoute)
 
-Body = TypeVar("Body", bound=BaseModel)
+RequestModel = TypeVar("RequestModel", bound=BaseModel)
 RedirectTo = Annotated[str | None, Query(description="Where emailed links lead afterwards.")]
 
 
@@ -52,14 +53,14 @@ def _client(request: Request) -> ClientInfo:
     )
 
 
-async def _body(request: Request, model: type[Body]) -> Body:
+async def _body(request: Request, model: type[RequestModel]) -> RequestModel:
     raw = await request.body()
     try:
         data = json.loads(raw) if raw.strip() else {}
     except ValueError as exc:
-        raise AuthApiError(400, "bad_json", "Could not parse request body as JSON") from exc
+        raise Invalid("Could not parse request body as JSON", code="bad_json") from exc
     if not isinstance(data, dict):
-        raise AuthApiError(400, "bad_json", "Request body must be a JSON object")
+        raise Invalid("Request body must be a JSON object", code="bad_json")
     if problem := _text_problem(data):
         raise validation_failed(problem)
     try:
@@ -97,7 +98,9 @@ async def _signed_in(request: Request) -> AuthUser:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthApiError(401, "no_authorization", "This endpoint requires a valid Bearer token")
+        raise Unauthenticated(
+            "This endpoint requires a valid Bearer token", code="no_authorization"
+        )
     return await _service(request).authenticate(token.strip())
 
 
@@ -113,7 +116,7 @@ def _session_out(issued: IssuedSession) -> SessionOut:
 
 def _no_phone(phone: str | None) -> None:
     if phone:
-        raise AuthApiError(400, "phone_provider_disabled", "Phone logins are disabled")
+        raise Invalid("Phone logins are disabled", code="phone_provider_disabled")
 
 
 @router.post(
@@ -174,7 +177,7 @@ async def otp(request: Request, redirect_to: RedirectTo = None) -> dict[str, Any
     existing accounts."""
     body = await _body(request, OtpBody)
     if body.phone and not body.email:
-        raise AuthApiError(400, "phone_provider_disabled", "Unsupported phone provider")
+        raise Invalid("Unsupported phone provider", code="phone_provider_disabled")
     await _service(request).send_magic_link(
         email=body.email,
         create_user=body.create_user,
@@ -199,11 +202,11 @@ async def verify_link(
     target = service.safe_redirect(redirect_to)
     try:
         issued = await service.verify_link(token_hash=token, type=type, client=_client(request))
-    except AuthApiError as exc:
+    except UtterError as exc:
         fragment = urlencode(
             {
-                "error": "access_denied" if exc.status < 500 else "server_error",
-                "error_code": exc.code,
+                "error": "access_denied" if http_status(exc) < 500 else "server_error",
+                "error_code": exc.code or UNEXPECTED_FAILURE,
                 "error_description": exc.message,
             }
         )
@@ -260,7 +263,7 @@ async def update_user(request: Request, redirect_to: RedirectTo = None) -> UserO
     who = await _signed_in(request)
     body = await _body(request, UserUpdateBody)
     if body.phone:
-        raise AuthApiError(400, "phone_provider_disabled", "Phone logins are disabled")
+        raise Invalid("Phone logins are disabled", code="phone_provider_disabled")
     user = await _service(request).update_user(
         who,
         email=body.email,

@@ -2,37 +2,31 @@
 codes. The HTTP layer (`routes.py`) only parses requests and shapes answers; tests call
 these methods directly.
 
-Every refusal is an `AuthApiError` carrying GoTrue's status, error code and message.
+Every refusal is a domain error (`utter.errors`) whose `code` is GoTrue's error code; the
+/auth/v1 routes give it GoTrue's status and body (`auth/errors.py`).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import logging
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 from uuid import UUID
 
-import aiosmtplib
 from email_validator import EmailNotValidError, validate_email
 from psycopg import errors as pg_errors
 
 from utter.auth import passwords
-from utter.auth.errors import (
-    AuthApiError,
-    invalid_credentials,
-    validation_failed,
-    weak_password,
-)
-from utter.auth.mailer import AuthMail, Mailer
+from utter.auth.errors import invalid_credentials, validation_failed, weak_password
+from utter.auth.mailer import AuthMail, Postbox
 from utter.auth.models import AuthUser, ClientInfo, UserOut, unknown_user_out
 from utter.auth.ratelimit import RateLimiter
 from utter.auth.tokens import (
     InvalidToken,
-    TokenSigner,
+    JwtSigner,
     hash_token,
     new_opaque_token,
     new_otp,
@@ -40,6 +34,7 @@ from utter.auth.tokens import (
 )
 from utter.db import Connection, Database
 from utter.db.queries import auth as queries
+from utter.errors import Failed, Forbidden, Invalid, Unprocessable
 from utter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -129,8 +124,8 @@ class AuthService:
         self,
         db: Database,
         config: AuthConfig,
-        signer: TokenSigner,
-        mailer: Mailer,
+        signer: JwtSigner,
+        postbox: Postbox,
         limiter: RateLimiter,
         *,
         otp_key: bytes,
@@ -138,7 +133,7 @@ class AuthService:
         self.db = db
         self.config = config
         self.signer = signer
-        self.mailer = mailer
+        self.postbox = postbox
         self.limiter = limiter
         self._otp_key = otp_key
         self._verifier = signer.verifier()
@@ -194,7 +189,7 @@ class AuthService:
                 existing = await queries.find_user_by_email(conn, address)
                 if existing is not None:
                     if not confirm:
-                        raise AuthApiError(422, "user_already_exists", "User already registered")
+                        raise _user_exists()
                     if existing["email_confirmed_at"] is None:
                         await self._send_link(
                             conn, existing, "signup", address, self.safe_redirect(redirect_to)
@@ -216,7 +211,7 @@ class AuthService:
                 return SignupResult(session=session)
         except pg_errors.UniqueViolation as exc:
             # Another sign-up for the same address committed first.
-            raise AuthApiError(422, "user_already_exists", "User already registered") from exc
+            raise _user_exists() from exc
 
     async def sign_in_with_password(
         self, *, email: str | None, password: str | None, client: ClientInfo
@@ -225,7 +220,7 @@ class AuthService:
             raise validation_failed("missing email or phone")
         try:
             address = normalize_email(email)
-        except AuthApiError as exc:
+        except Invalid as exc:
             raise invalid_credentials() from exc
         await self.limiter.hit_password(ip=client.ip, email=address)
         async with self.db.as_service() as conn:
@@ -237,7 +232,7 @@ class AuthService:
         # Only failures count against the client: the right password is not a guess.
         await self.limiter.forgive_password(ip=client.ip, email=address)
         if user["email_confirmed_at"] is None:
-            raise AuthApiError(400, "email_not_confirmed", "Email not confirmed")
+            raise Invalid("Email not confirmed", code="email_not_confirmed")
         new_hash = None
         if stored and passwords.needs_rehash(stored):
             new_hash = await passwords.hash_password_async(password)
@@ -259,10 +254,9 @@ class AuthService:
         async with self.db.as_service() as conn:
             row = await queries.lock_refresh_token(conn, hash_token(refresh_token))
             if row is None:
-                raise AuthApiError(
-                    400,
-                    "refresh_token_not_found",
+                raise Invalid(
                     "Invalid Refresh Token: Refresh Token Not Found",
+                    code="refresh_token_not_found",
                 )
             if row["revoked_at"] is not None:
                 if row["revoked_seconds_ago"] > self.config.refresh_reuse_interval:
@@ -278,9 +272,7 @@ class AuthService:
                 row["session_id"],
                 row["user_id"],
             )
-            raise AuthApiError(
-                400, "refresh_token_already_used", "Invalid Refresh Token: Already Used"
-            )
+            raise Invalid("Invalid Refresh Token: Already Used", code="refresh_token_already_used")
         return issued
 
     # Emailed links and codes -------------------------------------------------------------
@@ -302,7 +294,7 @@ class AuthService:
                 user = await queries.find_user_by_email(conn, address)
                 if user is None:
                     if not create_user:
-                        raise AuthApiError(422, "otp_disabled", "Signups not allowed for otp")
+                        raise Unprocessable("Signups not allowed for otp", code="otp_disabled")
                     user = await queries.insert_user(
                         conn,
                         email=address,
@@ -338,11 +330,11 @@ class AuthService:
         kinds = self._kinds(type)
         await self.limiter.hit("verify", ip=client.ip, email=None)
         if not token_hash:
-            raise AuthApiError(403, "otp_expired", "Email link is invalid or has expired")
+            raise _link_expired()
         async with self.db.as_service() as conn:
             row = await queries.take_token_by_hash(conn, hash_token(token_hash), kinds)
             if row is None:
-                raise AuthApiError(403, "otp_expired", "Email link is invalid or has expired")
+                raise _link_expired()
             return await self._redeem(conn, row, client)
 
     async def verify_code(
@@ -354,13 +346,13 @@ class AuthService:
         await self.limiter.hit("verify", ip=client.ip, email=address)
         code = (code or "").strip()
         if not (len(code) == 6 and code.isdigit()):
-            raise AuthApiError(403, "otp_expired", "Token has expired or is invalid")
+            raise _code_expired()
         async with self.db.as_service() as conn:
             row = await queries.take_token_by_otp(
                 conn, address, otp_hash(self._otp_key, address, code), kinds
             )
             if row is None:
-                raise AuthApiError(403, "otp_expired", "Token has expired or is invalid")
+                raise _code_expired()
             return await self._redeem(conn, row, client)
 
     # The signed-in user ----------------------------------------------------------------
@@ -370,13 +362,13 @@ class AuthService:
         try:
             claims = await self._verifier.verify(access_token)
         except InvalidToken as exc:
-            raise AuthApiError(
-                403, "bad_jwt", "invalid JWT: unable to parse or verify signature"
+            raise Forbidden(
+                "invalid JWT: unable to parse or verify signature", code="bad_jwt"
             ) from exc
         user = AuthUser.from_claims(claims)
         if user.session_id is None or not await self.session_is_live(user):
-            raise AuthApiError(
-                403, "session_not_found", "Session from session_id claim in JWT does not exist"
+            raise Forbidden(
+                "Session from session_id claim in JWT does not exist", code="session_not_found"
             )
         return user
 
@@ -414,10 +406,9 @@ class AuthService:
             ):
                 raise invalid_credentials()
             if stored and await passwords.verify_password_async(stored, password):
-                raise AuthApiError(
-                    422,
-                    "same_password",
+                raise Unprocessable(
                     "New password should be different from the old password.",
+                    code="same_password",
                 )
             new_hash = await passwords.hash_password_async(password)
         new_email = None
@@ -473,7 +464,7 @@ class AuthService:
     async def _reload(self, conn: Connection, user_id: UUID) -> dict[str, Any]:
         user = await queries.find_user(conn, user_id)
         if user is None:
-            raise AuthApiError(403, "user_not_found", "User from sub claim in JWT does not exist")
+            raise Forbidden("User from sub claim in JWT does not exist", code="user_not_found")
         return user
 
     async def _issue(
@@ -542,9 +533,9 @@ class AuthService:
     async def _send_link(
         self, conn: Connection, user: dict[str, Any], kind: str, to: str, redirect_to: str
     ) -> None:
-        """Issue a one-time token of `kind` for `user` and mail its link and code to `to`.
-        Runs inside the caller's transaction: if the mail cannot be sent, nothing of it
-        (nor a user created for it) is kept."""
+        """Issue a one-time token of `kind` for `user` and post its link and code to `to`,
+        inside the caller's transaction: the mail leaves only with the token (and a user
+        created for it), and if it cannot be posted, none of them is kept."""
         link_token = new_opaque_token()
         code = new_otp()
         await queries.put_one_time_token(
@@ -559,15 +550,14 @@ class AuthService:
         await queries.record_mail_sent(conn, user["id"], kind)
         query = urlencode({"token": link_token, "type": kind, "redirect_to": redirect_to})
         link = f"{self.config.api_url}/verify?{query}"
-        started = time.monotonic()
         try:
-            await self.mailer.send(AuthMail(kind=kind, to=to, link=link, code=code))
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            log.error("could not send %s mail to %s: %s", kind, to, exc)
-            raise AuthApiError(
-                500, "unexpected_failure", f"Error sending {_MAIL_NAMES[kind]} email"
+            await self.postbox.post(conn, AuthMail(kind=kind, to=to, link=link, code=code))
+        except OSError as exc:
+            # The outbox could not be written (a full or read-only disk).
+            log.error("could not post %s mail to %s: %s", kind, to, exc)
+            raise Failed(
+                f"Error sending {_MAIL_NAMES[kind]} email", code="unexpected_failure"
             ) from exc
-        log.debug("sent %s mail in %.2f s", kind, time.monotonic() - started)
 
 
 _MAIL_NAMES = {
@@ -578,7 +568,19 @@ _MAIL_NAMES = {
 }
 
 
-def _email_exists() -> AuthApiError:
-    return AuthApiError(
-        422, "email_exists", "A user with this email address has already been registered"
+def _email_exists() -> Unprocessable:
+    return Unprocessable(
+        "A user with this email address has already been registered", code="email_exists"
     )
+
+
+def _user_exists() -> Unprocessable:
+    return Unprocessable("User already registered", code="user_already_exists")
+
+
+def _link_expired() -> Forbidden:
+    return Forbidden("Email link is invalid or has expired", code="otp_expired")
+
+
+def _code_expired() -> Forbidden:
+    return Forbidden("Token has expired or is invalid", code="otp_expired")

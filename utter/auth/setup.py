@@ -19,8 +19,7 @@ import jwt
 from fastapi import FastAPI
 
 from utter.auth import routes
-from utter.auth.errors import AuthApiError, install_auth_error_handler
-from utter.auth.mailer import mailer_for
+from utter.auth.mailer import OutboxMailer, Postbox, mail_seal, outbox_dir
 from utter.auth.models import AuthUser
 from utter.auth.ratelimit import Limits, RateLimiter
 from utter.auth.service import AuthConfig, AuthService
@@ -28,12 +27,15 @@ from utter.auth.tokens import (
     ASYMMETRIC_ALGORITHMS,
     InvalidToken,
     JwksVerifier,
+    JwtSigner,
     SecretVerifier,
-    TokenSigner,
     TokenVerifier,
+    jwt_secret,
 )
 from utter.db import Database
-from utter.keys import load_or_create_secret
+from utter.errors import Forbidden
+from utter.jobs.mail import QueuedMail
+from utter.jobs.queue import create_queue
 from utter.settings import Settings
 
 
@@ -79,18 +81,12 @@ class Auth:
         if self.service is not None:
             try:
                 return await self.service.authenticate(token)
-            except AuthApiError:
+            except Forbidden:
                 return None
         try:
             return AuthUser.from_claims(await self.verifier.verify(token))
         except InvalidToken:
             return None
-
-
-def jwt_secret(settings: Settings) -> str:
-    if settings.jwt_secret is not None:
-        return settings.jwt_secret.get_secret_value()
-    return load_or_create_secret(settings.data_dir, "jwt_secret")
 
 
 def build_auth(settings: Settings, db: Database) -> Auth:
@@ -112,7 +108,7 @@ def build_auth(settings: Settings, db: Database) -> Auth:
         return Auth(mode="external", verifier=ExternalVerifier(jwks, secret), service=None)
 
     secret_key = jwt_secret(settings)
-    signer = TokenSigner(
+    signer = JwtSigner(
         secret_key, expiry_seconds=settings.jwt_expiry, issuer=f"{settings.base_url}/auth/v1"
     )
     limiter = RateLimiter(
@@ -127,7 +123,7 @@ def build_auth(settings: Settings, db: Database) -> Auth:
         db,
         AuthConfig.from_settings(settings),
         signer,
-        mailer_for(settings),
+        postbox_for(settings, db),
         limiter,
         # Its own key, derived so it need not be configured separately.
         otp_key=hashlib.sha256(b"utter one-time codes\0" + secret_key.encode()).digest(),
@@ -135,11 +131,19 @@ def build_auth(settings: Settings, db: Database) -> Auth:
     return Auth(mode="builtin", verifier=signer.verifier(), service=service)
 
 
+def postbox_for(settings: Settings, db: Database) -> Postbox:
+    """With an SMTP server, mail is queued for the workers to send; without, it is written
+    to the outbox at once (utter/auth/mailer.py says why)."""
+    if settings.smtp_host:
+        return QueuedMail(create_queue(db.url), mail_seal(settings))
+    return OutboxMailer(outbox_dir(settings), settings.smtp_sender)
+
+
 def install_auth(app: FastAPI, settings: Settings, db: Database) -> Auth:
-    """Attach auth to `app` (as `app.state.auth`); mount /auth/v1 in builtin mode."""
+    """Attach auth to `app` (as `app.state.auth`); mount /auth/v1 in builtin mode (its
+    routes answer errors in GoTrue's shapes themselves: `GoTrueRoute`)."""
     auth = build_auth(settings, db)
     app.state.auth = auth
-    install_auth_error_handler(app)
     if auth.service is not None:
         app.include_router(routes.router)
     return auth

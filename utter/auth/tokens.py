@@ -27,6 +27,9 @@ from uuid import UUID
 import httpx
 import jwt
 
+from utter.keys import load_or_create_secret
+from utter.settings import Settings
+
 log = logging.getLogger(__name__)
 
 AUDIENCE = "authenticated"
@@ -156,8 +159,15 @@ class JwksVerifier:
         return _decode(token, key, [key.algorithm_name], self._audience, self._issuer)
 
 
-class TokenSigner:
-    """Issues the built-in auth's access tokens with Supabase's claims."""
+def jwt_secret(settings: Settings) -> str:
+    """The built-in auth's HS256 key: UTTER_JWT_SECRET, or one generated once in DATA_DIR."""
+    if settings.jwt_secret is not None:
+        return settings.jwt_secret.get_secret_value()
+    return load_or_create_secret(settings.data_dir, "jwt_secret")
+
+
+class JwtSigner:
+    """Issues the built-in auth's access tokens (JWTs) with Supabase's claims."""
 
     def __init__(self, secret: str, *, expiry_seconds: int, issuer: str) -> None:
         self._secret = secret

@@ -28,6 +28,7 @@ from utter.db.pool import DatabaseUnavailable
 from utter.engines import create_engine
 from utter.engines.base import Engine
 from utter.jobs.handlers import WorkerContext, handle_design_preview, handle_generate
+from utter.jobs.mail import register_mail, run_mail_worker
 from utter.jobs.queue import DESIGN_PREVIEW, GENERATE, QUEUE, create_queue
 from utter.jobs.sweeper import SweepPolicy, sweep
 from utter.settings import Settings
@@ -126,6 +127,7 @@ async def _run_connected(
     db = Database(database_url, min_size=1, max_size=4, timeout=settings.db_timeout_seconds)
     queue = create_queue(database_url)
     register_handlers(queue)
+    register_mail(queue, settings)
     worker_name = name or f"{socket.gethostname()}-{id(queue):x}"
     async with db:
         storage = create_storage(settings, db)
@@ -137,6 +139,7 @@ async def _run_connected(
         )
         async with queue.open_async():
             sweeper = asyncio.create_task(sweep_forever(db, queue, storage, settings))
+            mailer = asyncio.create_task(run_mail_worker(queue, worker_name))
             log.info("worker %s ready (engine %s)", worker_name, engine.capabilities().name)
             try:
                 await queue.run_worker_async(
@@ -152,6 +155,7 @@ async def _run_connected(
                     fetch_job_polling_interval=2.0,
                 )
             finally:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+                for side_task in (sweeper, mailer):
+                    side_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await side_task
