@@ -5,6 +5,7 @@
 
 import { api } from '../api.js';
 import { debounce, h, replace, uid } from '../dom.js';
+import { plainWords } from '../http.js';
 
 const PER_PAGE = 20;
 
@@ -105,7 +106,7 @@ export function voicePicker({ label = 'Voice', onChange } = {}) {
     } catch (err) {
       if (id !== requestId) return;
       options = [];
-      renderList(err.detail || 'Could not load your voices.');
+      renderList(plainWords(err));
     }
   }
 
