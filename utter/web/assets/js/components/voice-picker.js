@@ -1,6 +1,6 @@
 // A combobox that finds any of the user's voices: typing searches the server
 // (GET /api/voices?search=…), and "Show more" pages through the rest, so a user with
-// hundreds of voices can reach every one (the original listed only the first 20).
+// hundreds of voices can reach every one, not only the first page of 20.
 // Keyboard: arrows move, Enter picks, Escape closes; it follows the ARIA combobox pattern.
 
 import { api } from '../api.js';
