@@ -10,7 +10,7 @@ import { confirmDialog } from '../components/confirm.js';
 import {
   announce, counter, field, formatBytes, formatClock, formatDuration, h, messageBox, pageHeader, replace,
 } from '../dom.js';
-import { HttpError, upload } from '../http.js';
+import { HttpError, request, upload } from '../http.js';
 import { peaksFromBlob } from '../media.js';
 import { createPlayer } from '../player.js';
 import { recordingSupported, startRecording } from '../recorder.js';
@@ -26,8 +26,7 @@ export async function render(root) {
   const transcription = Boolean(info.transcription && info.transcription.enabled);
   let examples = [];
   try {
-    const response = await fetch('/assets/examples/examples.json');
-    if (response.ok) examples = (await response.json()).examples || [];
+    examples = (await request('/assets/examples/examples.json')).examples || [];
   } catch { /* no examples */ }
 
   const state = { file: null, duration: null, peaks: null, recorder: null, player: null, timer: null };
@@ -157,7 +156,7 @@ export async function render(root) {
     message.clear();
     try {
       const [audio, text] = await Promise.all([
-        fetch(example.audio).then((r) => { if (!r.ok) throw new Error(); return r.blob(); }),
+        request(example.audio, { expect: 'blob' }),
         example.transcript,
       ]);
       const file = new File([audio], example.file_name || 'example.wav', { type: 'audio/wav' });
