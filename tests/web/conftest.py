@@ -53,6 +53,7 @@ CHROMIUM_ARGS = [
 class WebServer:
     url: str
     data_dir: Path
+    database_url: str
 
     def magic_link(self, email: str) -> str:
         """The sign-in link in the newest email to `email` (the dev outbox)."""
@@ -73,7 +74,7 @@ def web_server(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
             data_dir, database_url=database_url, public_url=url, serve_worker=True
         )
     ) as url:
-        yield WebServer(url, data_dir)
+        yield WebServer(url, data_dir, database_url)
 
 
 # Per module, not per session: Playwright's sync API keeps an asyncio loop running in this

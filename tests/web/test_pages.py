@@ -98,7 +98,7 @@ def test_theme_toggle_persists_across_reloads_and_tabs(page: Page) -> None:
 
     page.reload()
     expect(html).not_to_have_class(re.compile(r"\bdark\b"))
-    # The original's legacy value "system" means light.
+    # "system", which older versions stored, means light.
     page.evaluate("localStorage.setItem('utter_theme', 'system')")
     page.reload()
     expect(html).not_to_have_class(re.compile(r"\bdark\b"))

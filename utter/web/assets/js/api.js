@@ -1,98 +1,60 @@
-// The client for Utter's /api: JSON in and out, the session's bearer token, and errors
-// carrying the API's own plain-words `detail` so pages can show it as it is.
+// The client for Utter's /api: request() from http.js with the signed-in user's session,
+// so every call sends the bearer token and gets one retry after a refresh. Errors are
+// HttpErrors carrying the API's own plain-words `detail`, for pages to show as it is.
 
 import { expire, getAccessToken, refresh } from './auth.js';
+import { request } from './http.js';
 
-export class ApiError extends Error {
-  constructor(status, detail) {
-    super(detail);
-    this.status = status;
-    this.detail = detail;
-  }
-}
-
-function buildUrl(path, query) {
-  const url = new URL(path, location.origin);
-  for (const [key, value] of Object.entries(query || {})) {
-    if (value === undefined || value === null || value === '') continue;
-    url.searchParams.set(key, String(value));
-  }
-  return url;
-}
-
-async function send(url, { method, json, form, headers: extra, token }) {
-  const headers = { Accept: 'application/json', ...(extra || {}) };
-  let body;
-  if (json !== undefined) {
-    headers['Content-Type'] = 'application/json';
-    body = JSON.stringify(json);
-  } else if (form !== undefined) {
-    body = form; // the browser sets the multipart boundary
-  }
-  if (token) headers.Authorization = `Bearer ${token}`;
-  try {
-    return await fetch(url, { method, headers, body });
-  } catch {
-    throw new ApiError(0, 'Could not reach the server. Check your connection and try again.');
-  }
-}
-
-async function detailOf(response) {
-  try {
-    const data = await response.json();
-    if (data && typeof data.detail === 'string') return data.detail;
-  } catch { /* not JSON */ }
-  return `The server answered with an error (${response.status}).`;
-}
+// A second 401 after the refresh signs out, and the router's guard then sends the user
+// to sign in.
+export const session = {
+  token: getAccessToken,
+  async renew() {
+    await refresh();
+    return getAccessToken();
+  },
+  expire,
+};
 
 // Calls the API and returns the parsed JSON body (or null for an empty one).
-// A 401 gets one retry after refreshing the session; a second 401 signs out, and the
-// router's guard then sends the user to sign in.
-export async function api(path, { method = 'GET', json, form, query, auth = true, headers } = {}) {
-  const url = buildUrl(path, query);
-  let token = auth ? await getAccessToken() : null;
-  let response = await send(url, { method, json, form, headers, token });
-  if (response.status === 401 && auth && token) {
-    try {
-      await refresh();
-      token = await getAccessToken();
-    } catch {
-      token = null;
+export function api(path, { auth = true, ...options } = {}) {
+  return request(path, { ...options, session: auth ? session : null });
+}
+
+// A public GET asked once per page load; a failure is forgotten so the next caller asks
+// again, and meanwhile `fallback` stands in.
+function once(path, fallback) {
+  let promise = null;
+  return () => {
+    if (!promise) {
+      promise = api(path, { auth: false }).catch(() => {
+        promise = null;
+        return fallback;
+      });
     }
-    if (token) response = await send(url, { method, json, form, headers, token });
-    if (response.status === 401) expire();
-  }
-  if (!response.ok) throw new ApiError(response.status, await detailOf(response));
-  if (response.status === 204) return null;
-  const text = await response.text();
-  return text ? JSON.parse(text) : null;
+    return promise;
+  };
 }
 
-// An authenticated GET that follows the API's 302 to a signed URL and returns the bytes.
-export async function apiBlob(path, { query } = {}) {
-  const url = buildUrl(path, query);
-  const sameOrigin = url.origin === location.origin;
-  const token = sameOrigin && url.pathname.startsWith('/api/') ? await getAccessToken() : null;
-  let response;
-  try {
-    response = await fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
-  } catch {
-    throw new ApiError(0, 'Could not load the audio. Check your connection and try again.');
-  }
-  if (!response.ok) throw new ApiError(response.status, await detailOf(response));
-  return response.blob();
+// GET /api/languages: the engine's languages and whether transcription is on. Never
+// throws; a failure gives a minimal list.
+export const languages = once('/api/languages', {
+  languages: ['Auto'], default: 'Auto', provider: null, transcription: { enabled: false }, failed: true,
+});
+
+// GET /api/limits: the length rules the server enforces, so the forms check and word the
+// same numbers. Never throws; without them (`failed`) the forms leave the checks to the
+// server, whose refusal is shown as it is.
+export const limits = once('/api/limits', { reference: {}, failed: true });
+
+// True when `value` is longer than `max`; an unknown limit never is.
+export function overLimit(value, max) {
+  return typeof max === 'number' && String(value).length > max;
 }
 
-let languagesPromise = null;
-
-// GET /api/languages, once per page load: the engine's languages and whether
-// transcription is on. Never throws; a failure gives a minimal list.
-export function languages() {
-  if (!languagesPromise) {
-    languagesPromise = api('/api/languages', { auth: false }).catch(() => {
-      languagesPromise = null;
-      return { languages: ['Auto'], default: 'Auto', provider: null, transcription: { enabled: false }, failed: true };
-    });
-  }
-  return languagesPromise;
+// What is wrong with a voice's name, in the server's words, or null when nothing is.
+export function nameProblem(value, rules) {
+  const name = String(value).trim();
+  if (name && !overLimit(name, rules.voice_name_max)) return null;
+  return rules.voice_name_max ? `Name must be 1-${rules.voice_name_max} characters.` : 'A name is required.';
 }

@@ -1,10 +1,13 @@
-// A small client for Utter's /auth/v1, which speaks Supabase Auth's (GoTrue's) REST dialect.
+// A small client for Utter's /auth/v1, which speaks Supabase Auth's (GoTrue's) REST dialect,
+// through http.js like every other request.
 //
 // The session (access token, refresh token, expiry, user) lives in localStorage, so
 // every tab shares it: a sign-in or sign-out in one tab reaches the others through the
 // `storage` event. The access token is refreshed a minute before it expires; tabs take
 // a Web Lock around the refresh and re-read storage inside it, so with several tabs
 // open only one of them spends the (rotating) refresh token.
+
+import { plainWords, request, wordsFrom } from './http.js';
 
 const STORAGE_KEY = 'utter_session';
 const AUTH = '/auth/v1';
@@ -66,43 +69,13 @@ function toSession(body) {
   };
 }
 
-export class AuthError extends Error {
-  constructor(status, message) {
-    super(message);
-    this.status = status;
-  }
-}
-
 // GoTrue words its errors in several shapes across versions; take the first that says something.
-function errorMessage(body, status) {
-  if (body && typeof body === 'object') {
-    for (const key of ['msg', 'error_description', 'message', 'detail']) {
-      if (typeof body[key] === 'string' && body[key]) return body[key];
-    }
-    if (typeof body.error === 'string' && body.error) return body.error;
-  }
-  return `The sign-in service answered with an error (${status}).`;
-}
+const gotrueWords = wordsFrom(['msg', 'error_description', 'message', 'detail', 'error']);
 
-async function request(path, { method = 'GET', body, token, query } = {}) {
-  const url = new URL(AUTH + path, location.origin);
-  for (const [key, value] of Object.entries(query || {})) url.searchParams.set(key, value);
-  const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (token) headers.Authorization = `Bearer ${token}`;
-  let response;
-  try {
-    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    throw new AuthError(0, 'Could not reach the server. Check your connection and try again.');
-  }
-  const text = await response.text();
-  let data = null;
-  if (text) {
-    try { data = JSON.parse(text); } catch { data = null; }
-  }
-  if (!response.ok) throw new AuthError(response.status, errorMessage(data, response.status));
-  return data;
+function call(path, { method = 'GET', body, token, query } = {}) {
+  return request(AUTH + path, {
+    method, query, json: body, token, describe: gotrueWords, failure: 'The sign-in service answered with an error',
+  });
 }
 
 export function onAuthChange(fn) {
@@ -159,7 +132,7 @@ export function refresh() {
     const current = stored || session;
     if (!current) return null;
     try {
-      const body = await request('/token', {
+      const body = await call('/token', {
         method: 'POST',
         query: { grant_type: 'refresh_token' },
         body: { refresh_token: current.refresh_token },
@@ -178,7 +151,7 @@ export function refresh() {
 }
 
 export async function signInWithPassword(email, password) {
-  const body = await request('/token', {
+  const body = await call('/token', {
     method: 'POST',
     query: { grant_type: 'password' },
     body: { email, password },
@@ -190,7 +163,7 @@ export async function signInWithPassword(email, password) {
 // Returns the session when the server signs the new user in at once, or null when it
 // asked them to confirm their email first.
 export async function signUp(email, password, redirectTo) {
-  const body = await request('/signup', {
+  const body = await call('/signup', {
     method: 'POST',
     query: redirectTo ? { redirect_to: redirectTo } : {},
     body: { email, password },
@@ -203,7 +176,7 @@ export async function signUp(email, password, redirectTo) {
 }
 
 export async function sendMagicLink(email, redirectTo) {
-  await request('/otp', {
+  await call('/otp', {
     method: 'POST',
     query: redirectTo ? { redirect_to: redirectTo } : {},
     body: { email, create_user: true },
@@ -218,7 +191,7 @@ export async function confirmUser({ force = false } = {}) {
   const token = await getAccessToken();
   if (!token) return null;
   try {
-    const user = await request('/user', { token });
+    const user = await call('/user', { token });
     session = { ...session, user };
     confirmedAt = Date.now();
     try { localStorage.setItem(STORAGE_KEY, JSON.stringify(session)); } catch { /* ignore */ }
@@ -236,7 +209,7 @@ export async function signOut() {
   const token = session ? session.access_token : null;
   store(null, 'SIGNED_OUT');
   if (token) {
-    try { await request('/logout', { method: 'POST', token }); } catch { /* the local session is gone either way */ }
+    try { await call('/logout', { method: 'POST', token }); } catch { /* the local session is gone either way */ }
   }
 }
 
@@ -267,9 +240,9 @@ export async function consumeUrlSession() {
     token_type: params.get('token_type'),
   });
   try {
-    candidate.user = await request('/user', { token: candidate.access_token });
+    candidate.user = await call('/user', { token: candidate.access_token });
   } catch (err) {
-    return { error: err.message };
+    return { error: plainWords(err) };
   }
   store(candidate, 'SIGNED_IN');
   return { signedIn: true };

@@ -1,6 +1,8 @@
 // Small DOM helpers. Pages build their markup with h(), which only ever sets text
 // through text nodes, so nothing a user typed can become markup.
 
+import { plainWords } from './http.js';
+
 const PROPERTIES = new Set(['value', 'checked', 'disabled', 'selected', 'hidden', 'indeterminate', 'open']);
 
 export function h(tag, props, ...children) {
@@ -101,11 +103,12 @@ export function announce(message) {
 }
 
 // A status/error line under a form; role=alert for errors so they are read at once.
+// error() takes words or a caught error (shown in its plain words).
 export function messageBox() {
   const el = h('div', { class: 'message', hidden: true });
   return {
     el,
-    error(text) { show(el, text, 'error'); },
+    error(problem) { show(el, typeof problem === 'string' ? problem : plainWords(problem), 'error'); },
     success(text) { show(el, text, 'success'); },
     info(text) { show(el, text, 'info'); },
     clear() { el.hidden = true; el.textContent = ''; el.removeAttribute('role'); },
@@ -117,6 +120,17 @@ function show(el, text, kind) {
   el.setAttribute('role', kind === 'error' ? 'alert' : 'status');
   el.textContent = text;
   el.hidden = false;
+}
+
+// Disables `button` and labels it with what is happening; the returned function puts it back.
+export function busy(button, label) {
+  const before = button.textContent;
+  button.disabled = true;
+  button.textContent = label;
+  return () => {
+    button.disabled = false;
+    button.textContent = before;
+  };
 }
 
 // A character counter tied to a field: "42 / 500" (marked when over), or "42 characters".

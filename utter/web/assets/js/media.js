@@ -7,7 +7,8 @@
 // URL never expires while a page stays open (signed URLs last an hour), and no request
 // has to be cut off half-way. The cost is that playback starts once the file is loaded.
 
-import { apiBlob } from './api.js';
+import { session } from './api.js';
+import { buildUrl, request } from './http.js';
 
 const MAX_CACHED = 12;
 const cache = new Map(); // key -> Promise<Blob>
@@ -20,11 +21,22 @@ export function loadAudio(src, { format } = {}) {
     cache.set(key, hit);
     return hit;
   }
-  const promise = apiBlob(src, { query: format ? { format } : undefined });
+  const promise = fetchAudio(src, format);
   promise.catch(() => cache.delete(key));
   cache.set(key, promise);
   while (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value);
   return promise;
+}
+
+// The bytes of `src`, following the API's 302; the token goes only to this site's /api.
+function fetchAudio(src, format) {
+  const url = buildUrl(src, format ? { format } : undefined);
+  const ours = url.origin === location.origin && url.pathname.startsWith('/api/');
+  return request(url.href, {
+    session: ours ? session : null,
+    expect: 'blob',
+    offline: 'Could not load the audio. Check your connection and try again.',
+  });
 }
 
 // Saves the audio under `filename`, as a download.

@@ -4,6 +4,7 @@
 // Only one player plays at a time across the page.
 
 import { h, formatClock, uid } from './dom.js';
+import { plainWords } from './http.js';
 import { loadAudio, peaksFromBlob } from './media.js';
 import { onThemeChange } from './theme.js';
 
@@ -151,7 +152,7 @@ export function createPlayer({ src = null, blob = null, peaks = null, duration =
     loadPromise.catch((err) => {
       loadPromise = null;
       setState('idle');
-      showError(err.detail || err.message || 'This audio could not be loaded.');
+      showError(plainWords(err));
     });
     return loadPromise;
   }

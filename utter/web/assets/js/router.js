@@ -4,6 +4,7 @@
 
 import { confirmUser, isSignedIn, onAuthChange } from './auth.js';
 import { h, replace } from './dom.js';
+import { plainWords } from './http.js';
 
 export const routes = [
   { path: '/', page: 'landing', title: 'Utter — clone, design and generate voices' },
@@ -146,7 +147,7 @@ export async function render({ push = false, samePage = false, initial = false }
     } catch (err) {
       if (token !== renderToken) return;
       replace(main, h('div', { class: 'page-status' },
-        h('p', { role: 'alert' }, err.message || 'Could not check your session.'),
+        h('p', { role: 'alert' }, plainWords(err)),
         h('button', { type: 'button', class: 'button', onclick: () => render() }, 'Try again')));
       return;
     }

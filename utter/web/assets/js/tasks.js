@@ -1,26 +1,29 @@
 // The task manager: the user's background tasks as the server lists them
 // (GET /api/tasks: active ones and those finished in the last day), polled every
-// second while anything runs and every few seconds otherwise. Because the list comes
+// second while anything runs and every few seconds otherwise; in a hidden tab only every
+// half minute, with a refresh as soon as it is shown again. Because the list comes
 // from the server, it survives reloads and is the same in every tab and on every device;
 // tabs also nudge each other over a BroadcastChannel when they start or cancel a task,
 // so the others need not wait for their next poll.
 //
-// The dock (bottom right) shows the most recent tasks with progress, Cancel and Dismiss.
+// The dock (bottom right) shows the most recent tasks with progress, Cancel and Dismiss;
+// a refresh rebuilds only the rows whose task changed.
 
 import { api } from './api.js';
 import { isSignedIn, onAuthChange } from './auth.js';
 import { formatClock, h, replace, truncate } from './dom.js';
+import { plainWords } from './http.js';
+import { keyedRows, signatureOf } from './keyed.js';
+import { isHidden, repeater } from './poll.js';
 
 const ACTIVE = new Set(['pending', 'processing']);
 const FAST_MS = 1000;
 const IDLE_MS = 8000;
-const HIDDEN_MS = 30000;
 const DOCK_LIMIT = 5;
 const COLLAPSE_KEY = 'utter_dock_collapsed';
 
 let tasks = [];
 let fetchedAt = 0;
-let pollTimer = null;
 let tickTimer = null;
 let inFlight = null;
 let running = false;
@@ -101,10 +104,13 @@ export function originPage(task) {
   return '/clone';
 }
 
+// Shown again, the dock asks at once, after any poll still under way, so what it shows
+// is as new as the moment someone looks.
+const poller = repeater(() => poll(), { whenShown: () => { if (running) refreshTasks(); } });
+
 function schedule(ms) {
-  clearTimeout(pollTimer);
-  if (!running) return;
-  pollTimer = setTimeout(poll, ms);
+  if (running) poller.later(ms);
+  else poller.cancel();
 }
 
 async function poll() {
@@ -133,7 +139,6 @@ async function poll() {
       inFlight = null;
       markReady();
     }
-    if (document.hidden && next !== FAST_MS) next = HIDDEN_MS;
     schedule(next);
   })();
   return inFlight;
@@ -166,7 +171,9 @@ function startPolling() {
 
 function stopPolling() {
   running = false;
-  clearTimeout(pollTimer);
+  poller.cancel();
+  // Whoever waits for the old list is answered (with none) rather than left hanging.
+  markReady();
   ready = new Promise((resolve) => { markReady = resolve; });
   tasks = [];
   emit();
@@ -179,6 +186,7 @@ let list;
 let toggle;
 let summary;
 let errorLine;
+let rows;
 
 // Folded to its header until the user opens it on a phone, where it would cover the page.
 function collapsed() {
@@ -198,37 +206,56 @@ function icon(task) {
   return h('span', { class: 'dock-icon', 'aria-hidden': 'true' }, glyph);
 }
 
+// What a row is drawn from. A running task's status, progress and clock are moved on in
+// place, so its row (and a Cancel button with focus) is kept until the task ends.
+function rowSignature(task) {
+  return `${isActive(task) ? 'active' : task.status}:${signatureOf(task, ['type', 'metadata'])}`;
+}
+
 function row(task) {
   const active = isActive(task);
-  const status = active ? `${statusText(task)} · ${formatClock(elapsedSeconds(task))}` : statusText(task);
   const action = active
     ? h('button', {
       type: 'button', class: 'button button-small', dataset: { action: 'cancel' },
       'aria-label': `Cancel ${describe(task)}`,
       onclick: async (event) => {
-        event.currentTarget.disabled = true;
-        try { await cancelTask(task.id); } catch (err) { showError(err.detail || err.message); }
+        const button = event.currentTarget;
+        button.disabled = true;
+        try { await cancelTask(task.id); } catch (err) { showError(plainWords(err)); button.disabled = false; }
       },
     }, 'Cancel')
     : h('button', {
       type: 'button', class: 'icon-button', dataset: { action: 'dismiss' },
       'aria-label': `Dismiss ${describe(task)}`,
       onclick: async (event) => {
-        event.currentTarget.disabled = true;
-        try { await dismissTask(task.id); } catch (err) { showError(err.detail || err.message); }
+        const button = event.currentTarget;
+        button.disabled = true;
+        try { await dismissTask(task.id); } catch (err) { showError(plainWords(err)); button.disabled = false; }
       },
     }, '×');
-  const progress = active && task.chunks_total
-    ? h('progress', { class: 'dock-progress', max: task.chunks_total, value: task.chunks_done || 0, 'aria-hidden': 'true' })
-    : null;
-  return h('li', { class: `dock-row is-${task.status}`, dataset: { taskId: task.id, status: task.status } },
+  const progress = active ? h('progress', { class: 'dock-progress', 'aria-hidden': 'true' }) : null;
+  const status = h('span', { class: 'dock-status' });
+  const el = h('li', { dataset: { taskId: task.id } },
     h('a', { href: originPage(task), class: 'dock-main' },
       icon(task),
       h('span', { class: 'dock-text' },
         h('span', { class: 'dock-title' }, truncate(describe(task), 32)),
-        h('span', { class: 'dock-status' }, status)),
+        status),
       progress),
     action);
+  const showStatus = (current) => {
+    el.className = `dock-row is-${current.status}`;
+    el.dataset.status = current.status;
+    status.textContent = isActive(current) ? `${statusText(current)} · ${formatClock(elapsedSeconds(current))}` : statusText(current);
+    if (!progress) return;
+    progress.hidden = !current.chunks_total;
+    if (current.chunks_total) {
+      progress.max = current.chunks_total;
+      progress.value = current.chunks_done || 0;
+    }
+  };
+  showStatus(task);
+  return { el, showStatus };
 }
 
 function showError(message) {
@@ -247,20 +274,13 @@ function renderDock() {
   summary.textContent = n ? `${n} running` : `${tasks.length} recent`;
   toggle.setAttribute('aria-expanded', String(!isCollapsed));
   list.hidden = isCollapsed;
-  // Rebuilding the rows would steal focus from a button the user is on; keep it.
-  const focusedAction = document.activeElement && dock.contains(document.activeElement)
-    ? [document.activeElement.closest('[data-task-id]')?.dataset.taskId, document.activeElement.dataset.action]
-    : null;
-  replace(list, visible.map(row));
-  if (focusedAction && focusedAction[0]) {
-    const again = list.querySelector(`[data-task-id="${CSS.escape(focusedAction[0])}"] ${focusedAction[1] ? `[data-action="${focusedAction[1]}"]` : 'a'}`);
-    if (again) again.focus();
-  }
+  rows.update(visible);
+  for (const task of visible) rows.get(task.id).showStatus(task);
 }
 
 function tick() {
   clearInterval(tickTimer);
-  if (tasks.some(isActive)) tickTimer = setInterval(renderDock, 1000);
+  if (tasks.some(isActive)) tickTimer = setInterval(() => { if (!isHidden()) renderDock(); }, 1000);
 }
 
 export function initTasks() {
@@ -274,6 +294,7 @@ export function initTasks() {
     onclick: () => setCollapsed(!collapsed()),
   }, h('span', { class: 'dock-heading' }, 'Tasks'), summary);
   list = h('ul', { class: 'dock-list', id: 'task-dock-list' });
+  rows = keyedRows(list, { signature: rowSignature, draw: row });
   errorLine = h('p', { class: 'dock-error', role: 'alert', hidden: true });
   replace(dock, toggle, errorLine, list);
   dock.hidden = true;
@@ -288,7 +309,6 @@ export function initTasks() {
     else if (event === 'SIGNED_IN') { unavailable = false; startPolling(); }
   });
   if (channel) channel.addEventListener('message', () => { if (running) poll(); });
-  document.addEventListener('visibilitychange', () => { if (!document.hidden && running) poll(); });
   window.addEventListener('storage', (event) => { if (event.key === COLLAPSE_KEY) renderDock(); });
   if (isSignedIn()) startPolling();
 }

@@ -1,5 +1,5 @@
 // Runs before the first paint (a classic script in <head>): applies the stored theme.
-// "system" was the original's legacy value and means light, as does anything unknown.
+// "system" (stored by older versions) means light, as does anything unknown.
 (function () {
   var theme = 'light';
   try {

@@ -1,5 +1,5 @@
 // Light and dark themes. The choice is stored in localStorage `utter_theme` (`light` or
-// `dark`; anything else, such as the original's legacy `system`, means light) and
+// `dark`; anything else, such as `system`, which older versions stored, means light) and
 // follows the user across tabs.
 
 const KEY = 'utter_theme';

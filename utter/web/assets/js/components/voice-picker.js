@@ -1,10 +1,11 @@
 // A combobox that finds any of the user's voices: typing searches the server
 // (GET /api/voices?search=…), and "Show more" pages through the rest, so a user with
-// hundreds of voices can reach every one (the original listed only the first 20).
+// hundreds of voices can reach every one, not only the first page of 20.
 // Keyboard: arrows move, Enter picks, Escape closes; it follows the ARIA combobox pattern.
 
 import { api } from '../api.js';
 import { debounce, h, replace, uid } from '../dom.js';
+import { plainWords } from '../http.js';
 
 const PER_PAGE = 20;
 
@@ -105,7 +106,7 @@ export function voicePicker({ label = 'Voice', onChange } = {}) {
     } catch (err) {
       if (id !== requestId) return;
       options = [];
-      renderList(err.detail || 'Could not load your voices.');
+      renderList(plainWords(err));
     }
   }
 

@@ -1,9 +1,10 @@
 // The account: profile (display name, handle, avatar), email and sign-out, and a usage
-// summary. Utter has no credits or billing; the original's mock-ups of those are gone.
+// summary. Utter has no credits or billing, so there is nothing about them here.
 
-import { api } from '../api.js';
+import { api, limits } from '../api.js';
 import { currentUser, signOut } from '../auth.js';
-import { field, formatDuration, h, messageBox, pageHeader, replace } from '../dom.js';
+import { busy, field, formatDuration, h, messageBox, pageHeader, replace } from '../dom.js';
+import { plainWords } from '../http.js';
 
 export async function render(root, ctx) {
   const content = h('div', { class: 'account-content' });
@@ -31,24 +32,43 @@ export async function render(root, ctx) {
   };
 }
 
-async function profile(content, ctx) {
-  const status = h('p', { class: 'page-status', role: 'status' }, 'Loading your profile…');
-  content.append(status);
-  let me;
+// Shows `loading` in `content` until GET `path` answers, and returns the answer; null
+// when it failed (its words are shown instead) or the section was left meanwhile.
+async function fetchInto(content, loading, path) {
+  content.append(h('p', { class: 'page-status', role: 'status' }, loading));
   try {
-    me = await api('/api/me');
+    const body = await api(path);
+    return content.isConnected ? body : null;
   } catch (err) {
-    replace(content, h('p', { class: 'message message-error', role: 'alert' }, err.detail));
-    return;
+    replace(content, h('p', { class: 'message message-error', role: 'alert' }, plainWords(err)));
+    return null;
   }
-  if (!content.isConnected) return;
-  const user = currentUser() || {};
-  const data = (me && me.profile) || {};
+}
 
-  const displayName = h('input', { type: 'text', class: 'input', name: 'display_name', maxlength: 100, autocomplete: 'name', value: data.display_name || '' });
+// The handle rule as the server states it (GET /api/limits); without it, only the
+// characters are checked here and the server checks the length.
+function handleRule(rules) {
+  const sized = typeof rules.handle_min === 'number' && typeof rules.handle_max === 'number';
+  return {
+    pattern: sized ? `[A-Za-z0-9_]{${rules.handle_min},${rules.handle_max}}` : '[A-Za-z0-9_]+',
+    hint: sized ? `${rules.handle_min}–${rules.handle_max} letters, digits or underscores.` : 'Letters, digits or underscores.',
+    message: sized
+      ? `Handle must be ${rules.handle_min}-${rules.handle_max} chars and use only letters, numbers, and underscores.`
+      : 'Handle must use only letters, numbers, and underscores.',
+  };
+}
+
+async function profile(content, ctx) {
+  const [me, rules] = await Promise.all([fetchInto(content, 'Loading your profile…', '/api/me'), limits()]);
+  if (!me) return;
+  const user = currentUser() || {};
+  const data = me.profile || {};
+  const handleRules = handleRule(rules);
+
+  const displayName = h('input', { type: 'text', class: 'input', name: 'display_name', maxlength: rules.display_name_max, autocomplete: 'name', value: data.display_name || '' });
   const handle = h('input', {
-    type: 'text', class: 'input', name: 'handle', maxlength: 30, autocomplete: 'username', spellcheck: 'false',
-    pattern: '[A-Za-z0-9_]{3,30}', value: data.handle || '',
+    type: 'text', class: 'input', name: 'handle', maxlength: rules.handle_max, autocomplete: 'username', spellcheck: 'false',
+    pattern: handleRules.pattern, value: data.handle || '',
   });
   const avatarUrl = h('input', { type: 'url', class: 'input', name: 'avatar_url', inputmode: 'url', value: data.avatar_url || '' });
   const avatar = h('div', { class: 'avatar', 'aria-hidden': 'true' });
@@ -75,8 +95,10 @@ async function profile(content, ctx) {
       h('div', {},
         h('h2', { id: 'profile-title' }, 'Profile'),
         h('p', { class: 'muted' }, 'How you appear in Utter.'))),
-    field('Display name', displayName, { hint: '1–100 characters. Leave empty to remove it.' }),
-    field('Handle', handle, { hint: '3–30 letters, digits or underscores.' }),
+    field('Display name', displayName, {
+      hint: rules.display_name_max ? `1–${rules.display_name_max} characters. Leave empty to remove it.` : 'Leave empty to remove it.',
+    }),
+    field('Handle', handle, { hint: handleRules.hint }),
     field('Avatar URL', avatarUrl, { hint: 'A link to a picture (https://…).' }),
     message.el,
     h('div', { class: 'actions' }, save));
@@ -86,13 +108,12 @@ async function profile(content, ctx) {
     message.clear();
     const value = (input) => (input.value.trim() ? input.value.trim() : null);
     const handleValue = value(handle);
-    if (handleValue && !/^[A-Za-z0-9_]{3,30}$/.test(handleValue)) {
-      message.error('Handle must be 3-30 chars and use only letters, numbers, and underscores.');
+    if (handleValue && !new RegExp(`^${handleRules.pattern}$`).test(handleValue)) {
+      message.error(handleRules.message);
       handle.focus();
       return;
     }
-    save.disabled = true;
-    save.textContent = 'Saving…';
+    const done = busy(save, 'Saving…');
     try {
       const body = await api('/api/profile', {
         method: 'PATCH',
@@ -105,10 +126,9 @@ async function profile(content, ctx) {
       drawAvatar();
       message.success('Profile saved.');
     } catch (err) {
-      message.error(err.detail || err.message);
+      message.error(err);
     }
-    save.disabled = false;
-    save.textContent = 'Save profile';
+    done();
   });
 
   const signOutButton = h('button', { type: 'button', class: 'button' }, 'Sign out');
@@ -126,21 +146,13 @@ async function profile(content, ctx) {
       h('h2', { id: 'session-title' }, 'Sign-in'),
       h('dl', { class: 'facts' },
         h('div', {}, h('dt', { id: emailId }, 'Email'), h('dd', { 'aria-labelledby': emailId, 'data-email': '' }, user.email || '—')),
-        h('div', {}, h('dt', {}, 'User id'), h('dd', {}, h('code', {}, (me && me.user && me.user.id) || user.id || '—')))),
+        h('div', {}, h('dt', {}, 'User id'), h('dd', {}, h('code', {}, (me.user && me.user.id) || user.id || '—')))),
       h('div', { class: 'actions' }, signOutButton)));
 }
 
 async function usage(content) {
-  const status = h('p', { class: 'page-status', role: 'status' }, 'Loading usage…');
-  content.append(status);
-  let totals;
-  try {
-    totals = await api('/api/usage');
-  } catch (err) {
-    replace(content, h('p', { class: 'message message-error', role: 'alert' }, err.detail));
-    return;
-  }
-  if (!content.isConnected) return;
+  const totals = await fetchInto(content, 'Loading usage…', '/api/usage');
+  if (!totals) return;
   const stat = (label, value, key) => h('div', { class: 'stat card', dataset: { stat: key } },
     h('dt', {}, label), h('dd', {}, value));
   replace(content,

@@ -2,7 +2,7 @@
 // `returnTo` says where to go afterwards; only a path on this site is accepted.
 
 import { isSignedIn, sendMagicLink, signInWithPassword, signUp } from '../auth.js';
-import { field, h, messageBox, pageHeader, replace } from '../dom.js';
+import { busy, field, h, messageBox, pageHeader, replace } from '../dom.js';
 import { safeReturnTo } from '../router.js';
 
 const MIN_PASSWORD = 6;
@@ -56,6 +56,16 @@ export async function render(root, ctx) {
     return h('input', { type: 'email', name: 'email', class: 'input', required: true, autocomplete: 'email', inputmode: 'email' });
   }
 
+  // The address typed, or null after saying what is wrong with it.
+  function emailFrom(email) {
+    message.clear();
+    const address = email.value.trim();
+    if (address && email.checkValidity()) return address;
+    message.error('Enter a valid email address.');
+    email.focus();
+    return null;
+  }
+
   function passwordForm() {
     const email = emailInput();
     const password = h('input', {
@@ -74,20 +84,14 @@ export async function render(root, ctx) {
           intent === 'sign_up' ? 'Sign in' : 'Create an account')));
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
-      message.clear();
-      const address = email.value.trim();
-      if (!address || !email.checkValidity()) {
-        message.error('Enter a valid email address.');
-        email.focus();
-        return;
-      }
+      const address = emailFrom(email);
+      if (!address) return;
       if (password.value.length < MIN_PASSWORD) {
         message.error(`The password must be at least ${MIN_PASSWORD} characters.`);
         password.focus();
         return;
       }
-      submit.disabled = true;
-      submit.textContent = intent === 'sign_up' ? 'Creating account…' : 'Signing in…';
+      const done = busy(submit, intent === 'sign_up' ? 'Creating account…' : 'Signing in…');
       try {
         if (intent === 'sign_up') {
           const session = await signUp(address, password.value, location.origin + returnTo);
@@ -102,10 +106,9 @@ export async function render(root, ctx) {
           return;
         }
       } catch (err) {
-        message.error(err.message);
+        message.error(err);
       }
-      submit.disabled = false;
-      submit.textContent = intent === 'sign_up' ? 'Create account' : 'Sign in';
+      done();
     });
     return form;
   }
@@ -118,15 +121,9 @@ export async function render(root, ctx) {
       submit);
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
-      message.clear();
-      const address = email.value.trim();
-      if (!address || !email.checkValidity()) {
-        message.error('Enter a valid email address.');
-        email.focus();
-        return;
-      }
-      submit.disabled = true;
-      submit.textContent = 'Sending…';
+      const address = emailFrom(email);
+      if (!address) return;
+      const done = busy(submit, 'Sending…');
       try {
         await sendMagicLink(address, location.origin + returnTo);
         replace(body, h('div', { class: 'sent', 'data-sent': '' },
@@ -134,9 +131,8 @@ export async function render(root, ctx) {
           h('p', { class: 'hint' }, 'On a development server no email is sent; the link is printed in the server log instead.'),
           h('button', { type: 'button', class: 'button', onclick: () => draw() }, 'Use a different address')));
       } catch (err) {
-        message.error(err.message);
-        submit.disabled = false;
-        submit.textContent = 'Email me a sign-in link';
+        message.error(err);
+        done();
       }
     });
     return form;

@@ -4,28 +4,29 @@
 // clip, and its report is shown before the user goes on, with a way to throw the voice
 // away and try a better recording.
 
-import { api, ApiError, languages } from '../api.js';
-import { ACCEPT, FORMATS_TEXT, MAX_BYTES, contentType, isAccepted } from '../audio-files.js';
+import { api, languages, limits, overLimit } from '../api.js';
+import { ACCEPT, FORMATS_TEXT, contentType, isAccepted, sayBytes, saySeconds } from '../audio-files.js';
 import { confirmDialog } from '../components/confirm.js';
 import {
   announce, counter, field, formatBytes, formatClock, formatDuration, h, messageBox, pageHeader, replace,
 } from '../dom.js';
+import { HttpError, request, upload } from '../http.js';
 import { peaksFromBlob } from '../media.js';
 import { createPlayer } from '../player.js';
 import { recordingSupported, startRecording } from '../recorder.js';
 
-const MAX_NAME = 100;
-const MAX_DESCRIPTION = 500;
-const MIN_SECONDS = 3;
-const MAX_SECONDS = 300;
+const count = (n) => n.toLocaleString('en-US');
 
 export async function render(root) {
-  const info = await languages();
+  const [info, rules] = await Promise.all([languages(), limits()]);
+  const reference = rules.reference || {};
+  const maxBytes = reference.max_bytes;
+  const lengths = typeof reference.min_seconds === 'number' && typeof reference.max_seconds === 'number'
+    ? [reference.min_seconds, reference.max_seconds] : null;
   const transcription = Boolean(info.transcription && info.transcription.enabled);
   let examples = [];
   try {
-    const response = await fetch('/assets/examples/examples.json');
-    if (response.ok) examples = (await response.json()).examples || [];
+    examples = (await request('/assets/examples/examples.json')).examples || [];
   } catch { /* no examples */ }
 
   const state = { file: null, duration: null, peaks: null, recorder: null, player: null, timer: null };
@@ -35,7 +36,7 @@ export async function render(root) {
   const fileInput = h('input', { type: 'file', id: 'clone-file', accept: ACCEPT, class: 'visually-hidden' });
   const dropZone = h('label', { for: 'clone-file', class: 'drop-zone' },
     h('span', { class: 'drop-title' }, 'Drop a recording here, or choose a file'),
-    h('span', { class: 'hint' }, `${FORMATS_TEXT}; up to 50 MB. 10–30 seconds of clear speech works best.`));
+    h('span', { class: 'hint' }, `${FORMATS_TEXT}${maxBytes ? `; up to ${sayBytes(maxBytes)}` : ''}. 10–30 seconds of clear speech works best.`));
   const chosen = h('div', { class: 'chosen', hidden: true });
 
   const recordButton = h('button', { type: 'button', class: 'button button-primary' }, 'Start recording');
@@ -61,8 +62,8 @@ export async function render(root) {
     : null;
 
   // ---- about the voice -------------------------------------------------------------
-  const name = h('input', { type: 'text', class: 'input', name: 'name', maxlength: MAX_NAME, autocomplete: 'off', required: true });
-  const nameCounter = counter(name, MAX_NAME);
+  const name = h('input', { type: 'text', class: 'input', name: 'name', maxlength: rules.voice_name_max, autocomplete: 'off', required: true });
+  const nameCounter = counter(name, rules.voice_name_max);
   const language = h('select', { class: 'input', name: 'language' },
     (info.languages || ['Auto']).map((lang) => h('option', { value: lang, selected: lang === (info.default || 'Auto') }, lang)));
   const transcript = h('textarea', { class: 'input', name: 'transcript', rows: 4, required: true });
@@ -70,8 +71,9 @@ export async function render(root) {
   const transcribeButton = transcription
     ? h('button', { type: 'button', class: 'button button-small', disabled: true, onclick: () => transcribe() }, 'Transcribe')
     : null;
-  const description = h('textarea', { class: 'input', name: 'description', rows: 2, maxlength: MAX_DESCRIPTION });
-  const descriptionCounter = counter(description, MAX_DESCRIPTION);
+  // No maxlength: a pasted description that is too long is refused in words, not cut short.
+  const description = h('textarea', { class: 'input', name: 'description', rows: 2 });
+  const descriptionCounter = counter(description, rules.voice_description_max);
 
   const checks = h('ul', { class: 'checks', 'aria-label': 'Checks before cloning' });
   const message = messageBox();
@@ -124,7 +126,7 @@ export async function render(root) {
     chosen.hidden = false;
     replace(chosen, h('div', { class: 'chosen-head' }, summary, removeButton));
     updateChecks();
-    if (!isAccepted(file) || file.size > MAX_BYTES) return;
+    if (!isAccepted(file) || tooBig(file)) return;
     try {
       const measured = await peaksFromBlob(file);
       if (state.file !== file) return;
@@ -154,7 +156,7 @@ export async function render(root) {
     message.clear();
     try {
       const [audio, text] = await Promise.all([
-        fetch(example.audio).then((r) => { if (!r.ok) throw new Error(); return r.blob(); }),
+        request(example.audio, { expect: 'blob' }),
         example.transcript,
       ]);
       const file = new File([audio], example.file_name || 'example.wav', { type: 'audio/wav' });
@@ -221,31 +223,47 @@ export async function render(root) {
       updateChecks();
       announce('Transcript filled in. Check it against the recording.');
     } catch (err) {
-      message.error(err.detail || err.message);
+      message.error(err);
     }
     transcribeButton.textContent = 'Transcribe';
     transcribeButton.disabled = !state.file;
   }
 
   // ---- live checks -------------------------------------------------------------------
+  function tooBig(file) {
+    return typeof maxBytes === 'number' && file.size > maxBytes;
+  }
+
   function problems() {
     const list = [];
     const nameValue = name.value.trim();
-    list.push({ ok: nameValue.length >= 1 && nameValue.length <= MAX_NAME, text: 'A name of 1–100 characters', target: name });
+    list.push({
+      ok: nameValue.length >= 1 && !overLimit(nameValue, rules.voice_name_max),
+      text: rules.voice_name_max ? `A name of 1–${count(rules.voice_name_max)} characters` : 'A name',
+      target: name,
+    });
     let audioText = 'Reference audio chosen';
     let audioOk = Boolean(state.file);
     if (state.file && !isAccepted(state.file)) { audioOk = false; audioText = `The file is ${FORMATS_TEXT}`; }
-    if (state.file && state.file.size > MAX_BYTES) { audioOk = false; audioText = 'The file is at most 50 MB'; }
+    if (state.file && tooBig(state.file)) { audioOk = false; audioText = `The file is at most ${sayBytes(maxBytes)}`; }
     list.push({ ok: audioOk, text: audioText, target: fileInput });
-    if (state.duration !== null) {
-      const fits = state.duration >= MIN_SECONDS && state.duration <= MAX_SECONDS;
+    if (state.duration !== null && lengths) {
+      const [least, most] = lengths;
+      const fits = state.duration >= least && state.duration <= most;
       list.push({
         ok: fits, warn: !fits,
-        text: fits ? `Length ${formatClock(state.duration)} (3 s – 5 min)` : `Length ${formatClock(state.duration)}: 3 seconds to 5 minutes works best`,
+        text: fits
+          ? `Length ${formatClock(state.duration)} (${saySeconds(least, { short: true })} – ${saySeconds(most, { short: true })})`
+          : `Length ${formatClock(state.duration)}: ${saySeconds(least)} to ${saySeconds(most)} works best`,
       });
     }
     list.push({ ok: transcript.value.trim().length > 0, text: 'A transcript of what is said', target: transcript });
-    list.push({ ok: description.value.length <= MAX_DESCRIPTION, text: 'A description of at most 500 characters', target: description, hideWhenOk: true });
+    list.push({
+      ok: !overLimit(description.value.trim(), rules.voice_description_max),
+      text: `A description of at most ${count(rules.voice_description_max || 0)} characters`,
+      target: description,
+      hideWhenOk: true,
+    });
     return list;
   }
 
@@ -260,26 +278,6 @@ export async function render(root) {
   for (const input of [name, transcript, description]) input.addEventListener('input', updateChecks);
 
   // ---- submitting ---------------------------------------------------------------------
-  function uploadTo(url, file, onProgress) {
-    return new Promise((resolve, reject) => {
-      const xhr = new XMLHttpRequest();
-      xhr.open('PUT', url);
-      xhr.setRequestHeader('Content-Type', contentType(file));
-      xhr.upload.addEventListener('progress', (event) => { if (event.lengthComputable) onProgress(event.loaded / event.total); });
-      xhr.addEventListener('load', () => {
-        if (xhr.status >= 200 && xhr.status < 300) { resolve(); return; }
-        let detail = `The upload failed (${xhr.status}).`;
-        try {
-          const body = JSON.parse(xhr.responseText);
-          detail = body.detail || body.message || body.error || detail;
-        } catch { /* not JSON */ }
-        reject(new ApiError(xhr.status, detail));
-      });
-      xhr.addEventListener('error', () => reject(new ApiError(0, 'The upload was interrupted. Check your connection and try again.')));
-      xhr.send(file);
-    });
-  }
-
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     message.clear();
@@ -306,14 +304,17 @@ export async function render(root) {
     try {
       const target = await api('/api/clone/upload-url', { method: 'POST', json: payload });
       if (target.max_bytes && state.file.size > target.max_bytes) {
-        throw new ApiError(400, `This server takes files up to ${formatBytes(target.max_bytes)}; this one is ${formatBytes(state.file.size)}.`);
+        throw new HttpError(400, `This server takes files up to ${formatBytes(target.max_bytes)}; this one is ${formatBytes(state.file.size)}.`);
       }
       // Signed upload URLs are same-origin here, but may be an S3 presigned URL elsewhere.
       const uploadUrl = new URL(target.upload_url, location.origin).href;
       uploaded = 0;
-      await uploadTo(uploadUrl, state.file, (fraction) => {
-        uploaded = Math.round(fraction * 100);
-        submit.textContent = label();
+      await upload(uploadUrl, state.file, {
+        contentType: contentType(state.file),
+        onProgress: (fraction) => {
+          uploaded = Math.round(fraction * 100);
+          submit.textContent = label();
+        },
       });
       uploaded = null;
       const voice = await api('/api/clone/finalize', { method: 'POST', json: { voice_id: target.voice_id, ...payload } });
@@ -321,7 +322,7 @@ export async function render(root) {
       showResult(voice);
     } catch (err) {
       clearInterval(clock);
-      message.error(err.detail || err.message);
+      message.error(err);
     }
     submit.disabled = false;
     submit.textContent = 'Clone voice';
@@ -345,7 +346,7 @@ export async function render(root) {
         message.info('The voice was deleted. Choose or record a better clip and clone again.');
       } catch (err) {
         discard.disabled = false;
-        resultMessage.error(err.detail || err.message);
+        resultMessage.error(err);
       }
     });
     const resultMessage = messageBox();

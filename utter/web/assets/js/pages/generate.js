@@ -2,20 +2,27 @@
 // its task through the task manager, so a reload (or another tab) picks up where it was:
 // the task id and the form are kept in localStorage until the next generation.
 
-import { api, languages } from '../api.js';
+import { api, languages, limits, overLimit } from '../api.js';
 import { voicePicker } from '../components/voice-picker.js';
 import { readDraft, writeDraft } from '../drafts.js';
-import { announce, counter, field, formatClock, h, messageBox, pageHeader, replace } from '../dom.js';
+import { announce, busy, counter, field, formatClock, h, messageBox, pageHeader, replace } from '../dom.js';
 import { downloadAudio } from '../media.js';
 import { createPlayer } from '../player.js';
-import {
-  cancelTask, elapsedSeconds, getTask, getTasks, isActive, onTasksChange, refreshTasks, statusText, tasksReady,
-} from '../tasks.js';
+import { followTask } from '../task-follow.js';
+import { elapsedSeconds, getTasks, isActive, onTasksChange } from '../tasks.js';
 
-const MAX_TEXT = 10000;
 const TASK_KEY = 'utter_generate_task';
 const FORM_KEY = 'utter_generate_form';
-
+// What the result card says while a task runs, with none, and when one fails or is cancelled.
+const WORDS = {
+  title: 'Generating',
+  idle: [
+    'Your speech',
+    'Pick a voice, write what it should say and press Generate. Progress and the result appear here; the task dock keeps track of it on every page.',
+  ],
+  failed: ['Generation failed', 'Generation failed. Please try again.'],
+  cancelled: 'Generation was cancelled.',
+};
 
 export function generationIdFrom(task) {
   const url = task && task.result && task.result.audio_url;
@@ -24,11 +31,9 @@ export function generationIdFrom(task) {
 }
 
 export async function render(root, ctx) {
-  const info = await languages();
+  const [info, rules] = await Promise.all([languages(), limits()]);
+  const maxText = rules.generation_text_max;
   const saved = readDraft(FORM_KEY) || {};
-  let taskId = readDraft(TASK_KEY);
-  let player = null;
-  let shownResultFor = null;
   let languageTouched = false;
 
   const picker = voicePicker({
@@ -44,7 +49,7 @@ export async function render(root, ctx) {
   language.value = 'Auto';
   language.addEventListener('change', () => { languageTouched = true; persist(); });
   const text = h('textarea', { class: 'input', name: 'text', rows: 8, placeholder: 'What should the voice say?' });
-  const textCounter = counter(text, MAX_TEXT);
+  const textCounter = counter(text, maxText);
   text.addEventListener('input', () => { persist(); updateButton(); });
   const message = messageBox();
   const submit = h('button', { type: 'submit', class: 'button button-primary button-large' }, 'Generate speech');
@@ -59,7 +64,7 @@ export async function render(root, ctx) {
 
   const progressCard = h('section', { class: 'card progress-card', 'aria-labelledby': 'progress-title' });
   root.append(h('section', { class: 'page' },
-    pageHeader('Generate speech', 'Up to 10,000 characters, read in any of your voices. It runs in the background: you can leave this page.'),
+    pageHeader('Generate speech', `${maxText ? `Up to ${maxText.toLocaleString('en-US')} characters, read` : 'Text read'} in any of your voices. It runs in the background: you can leave this page.`),
     h('div', { class: 'generate-layout' }, form, progressCard)));
 
   // ---- prefill: query parameters win over the saved form --------------------------
@@ -78,7 +83,7 @@ export async function render(root, ctx) {
       const voice = await api(`/api/voices/${encodeURIComponent(queryVoice)}`);
       picker.setVoice(voice);
     } catch (err) {
-      message.error(err.status === 404 ? 'That voice no longer exists. Pick another one.' : err.detail);
+      message.error(err.status === 404 ? 'That voice no longer exists. Pick another one.' : err);
     }
   } else if (saved.voice) {
     picker.setVoice(saved.voice);
@@ -103,118 +108,45 @@ export async function render(root, ctx) {
   function updateButton() {
     const running = activeGenerate();
     const length = text.value.trim().length;
-    submit.disabled = Boolean(running) || !picker.value || length === 0 || text.value.length > MAX_TEXT;
+    submit.disabled = Boolean(running) || !picker.value || length === 0 || overLimit(text.value, maxText);
     busyNote.hidden = !running;
     busyNote.textContent = running ? 'A generation is running; you can start the next one when it finishes.' : '';
   }
 
   // ---- progress and result ----------------------------------------------------------
-  let activeView = null;
+  const follower = followTask({
+    key: TASK_KEY, type: 'generate', card: progressCard, titleId: 'progress-title', words: WORDS, message, onDone: showResult,
+    note: (task) => (task.metadata && task.metadata.text_preview ? `“${task.metadata.text_preview}”` : null),
+  });
 
-  // Built once per task and then updated in place, so the Cancel button keeps focus.
-  function buildActiveView(task) {
-    const cancel = h('button', { type: 'button', class: 'button' }, 'Cancel');
-    cancel.addEventListener('click', async () => {
-      cancel.disabled = true;
-      try { await cancelTask(task.id); } catch (err) { message.error(err.detail || err.message); cancel.disabled = false; }
-    });
-    const view = {
-      taskId: task.id,
-      status: h('p', { class: 'progress-status', role: 'status' }),
-      bar: h('progress', { max: 1, 'aria-label': 'Progress' }),
-      chunks: h('span', { dataset: { chunks: '' } }),
-      elapsed: h('span', { dataset: { elapsed: '' } }),
-    };
-    replace(progressCard,
-      h('h2', { id: 'progress-title' }, 'Generating'),
-      view.status,
-      view.bar,
-      h('p', { class: 'progress-meta' }, view.chunks, ' · ', view.elapsed),
-      task.metadata && task.metadata.text_preview ? h('p', { class: 'muted' }, `“${task.metadata.text_preview}”`) : null,
-      h('div', { class: 'actions' }, cancel));
-    return view;
-  }
-
-  function showTask(task) {
-    if (!task) {
-      activeView = null;
-      shownResultFor = null;
-      if (player) { player.destroy(); player = null; }
-      replace(progressCard,
-        h('h2', { id: 'progress-title' }, 'Your speech'),
-        h('p', { class: 'muted' }, 'Pick a voice, write what it should say and press Generate. Progress and the result appear here; the task dock keeps track of it on every page.'));
-      return;
-    }
-    if (isActive(task)) {
-      shownResultFor = null;
-      if (player) { player.destroy(); player = null; }
-      if (!activeView || activeView.taskId !== task.id || !progressCard.contains(activeView.status)) activeView = buildActiveView(task);
-      const total = task.chunks_total || 0;
-      activeView.status.textContent = statusText(task);
-      if (total) {
-        activeView.bar.max = total;
-        activeView.bar.value = task.chunks_done || 0;
-        activeView.chunks.textContent = `Chunk ${task.chunks_done || 0} of ${total}`;
-      } else {
-        activeView.bar.removeAttribute('value');
-        activeView.chunks.textContent = 'Preparing…';
+  function showResult(task) {
+    const src = task.result.audio_url;
+    const id = task.generation_id || generationIdFrom(task) || task.id;
+    const player = createPlayer({ src, label: 'generated speech' });
+    const download = (format) => async (event) => {
+      const button = event.currentTarget;
+      button.disabled = true;
+      try {
+        await downloadAudio(src, `utter-${id}.${format}`, { format: format === 'mp3' ? 'mp3' : undefined });
+      } catch (err) {
+        message.error(err);
       }
-      activeView.elapsed.textContent = `${formatClock(elapsedSeconds(task))} elapsed`;
-      return;
-    }
-    activeView = null;
-    if (shownResultFor === `${task.id}:${task.status}`) return;
-    shownResultFor = `${task.id}:${task.status}`;
-    if (player) { player.destroy(); player = null; }
-    if (task.status === 'completed' && task.result && task.result.audio_url) {
-      const src = task.result.audio_url;
-      const id = task.generation_id || generationIdFrom(task) || task.id;
-      player = createPlayer({ src, label: 'generated speech' });
-      const download = (format) => async (event) => {
-        const button = event.currentTarget;
-        button.disabled = true;
-        try {
-          await downloadAudio(src, `utter-${id}.${format}`, { format: format === 'mp3' ? 'mp3' : undefined });
-        } catch (err) {
-          message.error(err.detail || err.message);
-        }
-        button.disabled = false;
-      };
-      player.preload();
-      replace(progressCard,
-        h('h2', { id: 'progress-title', tabindex: '-1' }, 'Your speech is ready'),
-        h('p', { class: 'muted' }, `Took ${formatClock(elapsedSeconds(task))}.`),
-        player.el,
-        h('div', { class: 'actions' },
-          h('button', { type: 'button', class: 'button button-primary', onclick: download('wav') }, 'Download WAV'),
-          h('button', { type: 'button', class: 'button', onclick: download('mp3') }, 'Download MP3'),
-          h('a', { href: '/history', class: 'button button-link' }, 'See it in History')));
-      announce('Your speech is ready.');
-    } else if (task.status === 'failed') {
-      replace(progressCard,
-        h('h2', { id: 'progress-title' }, 'Generation failed'),
-        h('p', { class: 'message message-error', role: 'alert' }, task.error || 'Generation failed. Please try again.'));
-    } else if (task.status === 'cancelled') {
-      replace(progressCard,
-        h('h2', { id: 'progress-title' }, 'Cancelled'),
-        h('p', { class: 'message message-info', role: 'status' }, 'Generation was cancelled.'));
-    }
+      button.disabled = false;
+    };
+    player.preload();
+    replace(progressCard,
+      h('h2', { id: 'progress-title', tabindex: '-1' }, 'Your speech is ready'),
+      h('p', { class: 'muted' }, `Took ${formatClock(elapsedSeconds(task))}.`),
+      player.el,
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', class: 'button button-primary', onclick: download('wav') }, 'Download WAV'),
+        h('button', { type: 'button', class: 'button', onclick: download('mp3') }, 'Download MP3'),
+        h('a', { href: '/history', class: 'button button-link' }, 'See it in History')));
+    announce('Your speech is ready.');
+    return player;
   }
 
-  function follow() {
-    const task = taskId ? getTask(taskId) : null;
-    showTask(task);
-    updateButton();
-  }
-
-  const offTasks = onTasksChange(follow);
-  const tick = setInterval(() => {
-    const task = taskId ? getTask(taskId) : null;
-    if (task && isActive(task)) {
-      const elapsed = progressCard.querySelector('[data-elapsed]');
-      if (elapsed) elapsed.textContent = `${formatClock(elapsedSeconds(task))} elapsed`;
-    }
-  }, 1000);
+  const offTasks = onTasksChange(updateButton);
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -222,40 +154,28 @@ export async function render(root, ctx) {
     const voice = picker.value;
     if (!voice) { message.error('Please select a voice'); picker.input.focus(); return; }
     if (!text.value.trim()) { message.error('Please enter text to speak'); text.focus(); return; }
-    if (text.value.length > MAX_TEXT) { message.error('Text cannot exceed 10000 characters'); text.focus(); return; }
-    submit.disabled = true;
-    submit.textContent = 'Starting…';
+    if (overLimit(text.value, maxText)) { message.error(`Text cannot exceed ${maxText} characters`); text.focus(); return; }
+    const done = busy(submit, 'Starting…');
     try {
-      const started = await api('/api/generate', {
+      await follower.start(() => api('/api/generate', {
         method: 'POST',
         json: { voice_id: voice.id, text: text.value.trim(), language: language.value },
-      });
-      taskId = started.task_id;
-      writeDraft(TASK_KEY, taskId);
-      showTask({ id: taskId, type: 'generate', status: 'pending', metadata: {}, created_at: new Date().toISOString() });
-      await refreshTasks({ broadcast: true });
-      follow();
+      }));
     } catch (err) {
-      message.error(err.detail || err.message);
+      message.error(err);
     }
-    submit.textContent = 'Generate speech';
+    done();
     updateButton();
   });
 
-  await tasksReady();
-  if (taskId && !getTask(taskId)) {
-    // Dismissed, or more than a day old: nothing to resume.
-    writeDraft(TASK_KEY, null);
-    taskId = null;
-  }
-  follow();
+  await follower.resume();
+  updateButton();
 
   return {
     destroy() {
       offTasks();
-      clearInterval(tick);
+      follower.destroy();
       picker.destroy();
-      if (player) player.destroy();
     },
   };
 }

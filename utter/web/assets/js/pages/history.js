@@ -5,32 +5,46 @@
 // not change.
 
 import { api } from '../api.js';
-import { confirmDialog } from '../components/confirm.js';
 import { highlight } from '../components/highlight.js';
-import { pageParam, pagination } from '../components/pagination.js';
-import { announce, debounce, formatDate, formatDuration, h, messageBox, replace, truncate, uid } from '../dom.js';
+import { pagedList } from '../components/paged-list.js';
+import { formatDate, formatDuration, h, messageBox, truncate, uid } from '../dom.js';
 import { downloadAudio } from '../media.js';
 import { createPlayer } from '../player.js';
+import { repeater } from '../poll.js';
 import { activeCount, onTasksChange } from '../tasks.js';
 
-const PER_PAGE = 20;
 const REFRESH_MS = 5000;
 const STATUSES = [['', 'All'], ['pending', 'Pending'], ['processing', 'Processing'], ['completed', 'Completed'], ['failed', 'Failed'], ['cancelled', 'Cancelled']];
 const ACTIVE = new Set(['pending', 'processing']);
+// What a card shows; a refresh redraws a card only when one of these changed.
+const CARD_FIELDS = [
+  'status', 'voice_name', 'text', 'error_message', 'language', 'duration_seconds', 'generation_time_seconds', 'created_at',
+];
 
 export async function render(root, ctx) {
-  let state = readState(ctx.params);
-  let requestId = 0;
-  let refreshTimer = null;
-  let rows = new Map(); // `${id}:${status}` -> { li, player }
-
-  const search = h('input', { type: 'search', class: 'input', name: 'search', id: 'history-search', value: state.search, autocomplete: 'off' });
+  const search = h('input', { type: 'search', class: 'input', name: 'search', id: 'history-search', autocomplete: 'off' });
   const status = h('select', { class: 'input', name: 'status', id: 'history-status' },
     STATUSES.map(([value, label]) => h('option', { value }, label)));
-  status.value = state.status;
-  const list = h('div', { class: 'list', 'aria-busy': 'true' });
-  const pager = h('div');
-  const message = messageBox();
+  // While a listed generation runs, the list refreshes itself (slower in a hidden tab).
+  const refresher = repeater(() => load());
+  const view = pagedList({
+    ctx,
+    path: '/api/generations',
+    itemsKey: 'generations',
+    label: 'History',
+    search,
+    filter: ['status', status, STATUSES.map(([value]) => value)],
+    card,
+    fields: CARD_FIELDS,
+    empty: ['Nothing matches these filters.', ['Nothing generated yet. ', h('a', { href: '/generate' }, 'Generate some speech'), '.']],
+    keepOnError: true,
+    loaded(items) {
+      if (!items) refresher.later(REFRESH_MS * 2);
+      else if (items.some((generation) => ACTIVE.has(generation.status))) refresher.later(REFRESH_MS);
+      else refresher.cancel();
+    },
+  });
+  const load = () => view.load();
 
   root.append(h('section', { class: 'page' },
     h('div', { class: 'page-header with-actions' },
@@ -39,81 +53,9 @@ export async function render(root, ctx) {
     h('div', { class: 'toolbar', role: 'search' },
       h('div', { class: 'field' }, h('label', { for: search.id }, 'Search the text'), search),
       h('div', { class: 'field' }, h('label', { for: status.id }, 'Status'), status)),
-    message.el, list, pager));
+    view.message.el, view.list, view.pager));
 
-  function readState(params) {
-    const wanted = params.get('status') || '';
-    return {
-      search: params.get('search') || '',
-      status: STATUSES.some(([value]) => value === wanted) ? wanted : '',
-      page: pageParam(params.get('page')),
-    };
-  }
-
-  function sync({ push = false } = {}) {
-    ctx.setQuery({ search: state.search, status: state.status, page: state.page > 1 ? state.page : null }, { push });
-  }
-
-  async function load() {
-    const id = ++requestId;
-    clearTimeout(refreshTimer);
-    let body;
-    try {
-      body = await api('/api/generations', {
-        query: { page: state.page, per_page: PER_PAGE, search: state.search, status: state.status },
-      });
-    } catch (err) {
-      if (id !== requestId) return;
-      list.setAttribute('aria-busy', 'false');
-      message.error(err.detail || err.message);
-      refreshTimer = setTimeout(load, REFRESH_MS * 2);
-      return;
-    }
-    if (id !== requestId) return;
-    message.clear();
-    const { generations = [], pagination: page = { page: 1, pages: 1, total: generations.length } } = body;
-    if (!generations.length && state.page > 1 && page.pages < state.page) {
-      state.page = page.pages;
-      sync();
-      load();
-      return;
-    }
-    list.setAttribute('aria-busy', 'false');
-    const next = new Map();
-    const items = generations.map((generation) => {
-      const key = `${generation.id}:${generation.status}`;
-      const kept = rows.get(key);
-      if (kept) {
-        rows.delete(key);
-        next.set(key, kept);
-        return kept.li;
-      }
-      const made = card(generation);
-      next.set(key, made);
-      return made.li;
-    });
-    for (const gone of rows.values()) if (gone.player) gone.player.destroy();
-    rows = next;
-    if (!items.length) {
-      replace(list, h('div', { class: 'empty card' },
-        state.search || state.status
-          ? h('p', {}, 'Nothing matches these filters.')
-          : h('p', {}, 'Nothing generated yet. ', h('a', { href: '/generate' }, 'Generate some speech'), '.')));
-    } else {
-      let ul = list.querySelector('ul.cards');
-      if (!ul) { ul = h('ul', { class: 'cards' }); replace(list, ul); }
-      // Re-append in order; kept rows move without being rebuilt.
-      items.forEach((li, index) => { if (ul.children[index] !== li) ul.insertBefore(li, ul.children[index] || null); });
-      while (ul.children.length > items.length) ul.lastChild.remove();
-    }
-    replace(pager, page.pages > 1 ? pagination({
-      page: page.page, pages: page.pages, total: page.total, label: 'History',
-      onPage: (n) => { state.page = n; sync({ push: true }); forgetRows(); load(); list.scrollIntoView({ block: 'start' }); },
-    }) : null);
-    if (generations.some((g) => ACTIVE.has(g.status))) refreshTimer = setTimeout(load, REFRESH_MS);
-  }
-
-  function card(generation) {
+  function card(generation, state, deleteButton) {
     const titleId = uid('generation');
     const cardMessage = messageBox();
     const completed = generation.status === 'completed';
@@ -129,7 +71,7 @@ export async function render(root, ctx) {
         try {
           await downloadAudio(src, `utter-${generation.id}.${format}`, { format: format === 'mp3' ? 'mp3' : undefined });
         } catch (err) {
-          cardMessage.error(err.detail || err.message);
+          cardMessage.error(err);
         }
         button.disabled = false;
       });
@@ -143,24 +85,15 @@ export async function render(root, ctx) {
         ctx.navigate(body.redirect_url);
       } catch (err) {
         regenerate.disabled = false;
-        cardMessage.error(err.detail || err.message);
+        cardMessage.error(err);
       }
     });
-    const remove = h('button', { type: 'button', class: 'button button-small button-danger', 'aria-describedby': titleId }, 'Delete');
-    remove.addEventListener('click', async () => {
-      const ok = await confirmDialog({ title: 'Delete this generation?', message: 'Its text and audio are deleted for good.' });
-      if (!ok) return;
-      remove.disabled = true;
-      try {
-        await api(`/api/generations/${encodeURIComponent(generation.id)}`, { method: 'DELETE' });
-        announce('Generation deleted.');
-        await load();
-        const heading = root.querySelector('h1');
-        if (heading) heading.focus();
-      } catch (err) {
-        remove.disabled = false;
-        cardMessage.error(err.detail || err.message);
-      }
+    const remove = deleteButton({
+      path: `/api/generations/${encodeURIComponent(generation.id)}`,
+      ask: { title: 'Delete this generation?', message: 'Its text and audio are deleted for good.' },
+      done: 'Generation deleted.',
+      message: cardMessage,
+      describedBy: titleId,
     });
     const facts = [generation.language || 'Auto'];
     if (generation.duration_seconds) facts.push(`Duration ${formatDuration(generation.duration_seconds)}`);
@@ -180,31 +113,8 @@ export async function render(root, ctx) {
         completed ? download('wav') : null,
         completed ? download('mp3') : null,
         regenerate, remove));
-    return { li, player };
+    return { el: li, destroy: () => { if (player) player.destroy(); } };
   }
-
-  // Rows are kept across refreshes only while the filters stay the same.
-  function forgetRows() {
-    for (const row of rows.values()) if (row.player) row.player.destroy();
-    rows = new Map();
-    replace(list);
-  }
-
-  const onSearch = debounce(() => {
-    state.search = search.value.trim();
-    state.page = 1;
-    sync();
-    forgetRows();
-    load();
-  }, 250);
-  search.addEventListener('input', onSearch);
-  status.addEventListener('change', () => {
-    state.status = status.value;
-    state.page = 1;
-    sync();
-    forgetRows();
-    load();
-  });
 
   // A task finishing (seen by the task manager) is news for this list.
   let lastActive = activeCount();
@@ -217,18 +127,12 @@ export async function render(root, ctx) {
   await load();
   return {
     update(next) {
-      state = readState(next.params);
-      search.value = state.search;
-      status.value = state.status;
-      forgetRows();
-      load();
+      view.update(next.params);
     },
     destroy() {
-      onSearch.cancel();
       offTasks();
-      clearTimeout(refreshTimer);
-      requestId += 1;
-      for (const row of rows.values()) if (row.player) row.player.destroy();
+      refresher.stop();
+      view.destroy();
     },
   };
 }

@@ -2,28 +2,33 @@
 // `search`, `source` and `page` live in the URL, so a filtered page can be reloaded,
 // bookmarked and navigated with Back.
 
-import { api } from '../api.js';
-import { confirmDialog } from '../components/confirm.js';
+import { api, limits, nameProblem } from '../api.js';
 import { highlight } from '../components/highlight.js';
-import { pageParam, pagination } from '../components/pagination.js';
-import { announce, debounce, formatDate, formatDuration, h, messageBox, pageHeader, replace, truncate, uid } from '../dom.js';
+import { pagedList } from '../components/paged-list.js';
+import { announce, formatDate, formatDuration, h, messageBox, replace, truncate, uid } from '../dom.js';
 import { createPlayer } from '../player.js';
 
-const PER_PAGE = 20;
 const SOURCES = [['', 'All voices'], ['uploaded', 'Cloned'], ['designed', 'Designed']];
+// What a card shows; a reload redraws a card only when one of these changed.
+const CARD_FIELDS = ['name', 'source', 'language', 'duration_seconds', 'created_at', 'reference_transcript', 'description', 'report'];
 
 export async function render(root, ctx) {
-  let state = readState(ctx.params);
-  let requestId = 0;
-  let players = [];
-
-  const search = h('input', { type: 'search', class: 'input', name: 'search', id: 'voices-search', value: state.search, autocomplete: 'off' });
+  const rules = await limits();
+  const search = h('input', { type: 'search', class: 'input', name: 'search', id: 'voices-search', autocomplete: 'off' });
   const source = h('select', { class: 'input', name: 'source', id: 'voices-source' },
     SOURCES.map(([value, label]) => h('option', { value }, label)));
-  source.value = state.source;
-  const list = h('div', { class: 'list', 'aria-live': 'polite', 'aria-busy': 'true' });
-  const pager = h('div');
-  const message = messageBox();
+  const view = pagedList({
+    ctx,
+    path: '/api/voices',
+    itemsKey: 'voices',
+    label: 'Voices',
+    search,
+    filter: ['source', source, SOURCES.map(([value]) => value)],
+    card,
+    fields: CARD_FIELDS,
+    empty: ['No voices match these filters.', ['No voices yet. ', h('a', { href: '/clone' }, 'Clone one'), ' or ', h('a', { href: '/design' }, 'design one'), '.']],
+    live: true,
+  });
 
   root.append(h('section', { class: 'page' },
     h('div', { class: 'page-header with-actions' },
@@ -34,63 +39,9 @@ export async function render(root, ctx) {
     h('div', { class: 'toolbar', role: 'search' },
       h('div', { class: 'field' }, h('label', { for: search.id }, 'Search by name'), search),
       h('div', { class: 'field' }, h('label', { for: source.id }, 'Source'), source)),
-    message.el, list, pager));
+    view.message.el, view.list, view.pager));
 
-  function readState(params) {
-    return {
-      search: params.get('search') || '',
-      source: ['uploaded', 'designed'].includes(params.get('source')) ? params.get('source') : '',
-      page: pageParam(params.get('page')),
-    };
-  }
-
-  function sync({ push = false } = {}) {
-    ctx.setQuery({ search: state.search, source: state.source, page: state.page > 1 ? state.page : null }, { push });
-  }
-
-  async function load() {
-    const id = ++requestId;
-    list.setAttribute('aria-busy', 'true');
-    let body;
-    try {
-      body = await api('/api/voices', {
-        query: { page: state.page, per_page: PER_PAGE, search: state.search, source: state.source },
-      });
-    } catch (err) {
-      if (id !== requestId) return;
-      list.setAttribute('aria-busy', 'false');
-      replace(list);
-      replace(pager);
-      message.error(err.detail || err.message);
-      return;
-    }
-    if (id !== requestId) return;
-    message.clear();
-    const { voices = [], pagination: page = { page: 1, pages: 1, total: voices.length } } = body;
-    if (!voices.length && state.page > 1 && page.pages < state.page) {
-      state.page = page.pages;
-      sync();
-      load();
-      return;
-    }
-    for (const player of players) player.destroy();
-    players = [];
-    list.setAttribute('aria-busy', 'false');
-    if (!voices.length) {
-      replace(list, h('div', { class: 'empty card' },
-        state.search || state.source
-          ? h('p', {}, 'No voices match these filters.')
-          : h('p', {}, 'No voices yet. ', h('a', { href: '/clone' }, 'Clone one'), ' or ', h('a', { href: '/design' }, 'design one'), '.')));
-    } else {
-      replace(list, h('ul', { class: 'cards' }, voices.map(card)));
-    }
-    replace(pager, page.pages > 1 ? pagination({
-      page: page.page, pages: page.pages, total: page.total, label: 'Voices',
-      onPage: (n) => { state.page = n; sync({ push: true }); load(); list.scrollIntoView({ block: 'start' }); },
-    }) : null);
-  }
-
-  function card(voice) {
+  function card(voice, state, deleteButton) {
     const designed = voice.source === 'designed';
     const titleId = uid('voice');
     const title = h('h2', { class: 'card-title', id: titleId }, highlight(voice.name, state.search));
@@ -100,11 +51,12 @@ export async function render(root, ctx) {
     const transcriptLabel = designed ? 'Preview text (saved transcript)' : 'Reference transcript';
     const report = voice.report || null;
 
+    let cardPlayer = null;
     const previewButton = h('button', { type: 'button', class: 'button button-small', 'aria-describedby': titleId }, 'Preview');
     previewButton.addEventListener('click', () => {
       if (playerSlot.firstChild) return;
       const player = createPlayer({ src: `/api/voices/${encodeURIComponent(voice.id)}/preview`, duration: voice.duration_seconds, label: `${voice.name} preview` });
-      players.push(player);
+      cardPlayer = player;
       playerSlot.append(player.el);
       previewButton.hidden = true;
       player.play();
@@ -112,7 +64,7 @@ export async function render(root, ctx) {
 
     const renameButton = h('button', { type: 'button', class: 'button button-small', 'aria-describedby': titleId }, 'Rename');
     renameButton.addEventListener('click', () => {
-      const input = h('input', { type: 'text', class: 'input', value: voice.name, maxlength: 100, id: uid('rename'), required: true });
+      const input = h('input', { type: 'text', class: 'input', value: voice.name, maxlength: rules.voice_name_max, id: uid('rename'), required: true });
       const close = () => { replace(renameSlot); renameButton.hidden = false; renameButton.focus(); };
       const form = h('form', { class: 'rename-form', novalidate: true },
         h('label', { for: input.id }, `New name for ${voice.name}`),
@@ -123,7 +75,8 @@ export async function render(root, ctx) {
       form.addEventListener('submit', async (event) => {
         event.preventDefault();
         const next = input.value.trim();
-        if (!next || next.length > 100) { cardMessage.error('Name must be 1-100 characters.'); input.focus(); return; }
+        const badName = nameProblem(next, rules);
+        if (badName) { cardMessage.error(badName); input.focus(); return; }
         try {
           const updated = await api(`/api/voices/${encodeURIComponent(voice.id)}`, { method: 'PATCH', json: { name: next } });
           voice.name = (updated && updated.name) || next;
@@ -132,7 +85,7 @@ export async function render(root, ctx) {
           close();
           announce(`Renamed to ${voice.name}.`);
         } catch (err) {
-          cardMessage.error(err.detail || err.message);
+          cardMessage.error(err);
         }
       });
       renameButton.hidden = true;
@@ -141,24 +94,15 @@ export async function render(root, ctx) {
       input.select();
     });
 
-    const deleteButton = h('button', { type: 'button', class: 'button button-small button-danger', 'aria-describedby': titleId }, 'Delete');
-    deleteButton.addEventListener('click', async () => {
-      const ok = await confirmDialog({
+    const remove = deleteButton({
+      path: `/api/voices/${encodeURIComponent(voice.id)}`,
+      ask: {
         title: `Delete “${voice.name}”?`,
         message: 'The voice and its reference audio are deleted for good. Speech you generated with it stays in History.',
-      });
-      if (!ok) return;
-      deleteButton.disabled = true;
-      try {
-        await api(`/api/voices/${encodeURIComponent(voice.id)}`, { method: 'DELETE' });
-        announce(`Deleted ${voice.name}.`);
-        await load();
-        const heading = root.querySelector('h1');
-        if (heading) heading.focus();
-      } catch (err) {
-        deleteButton.disabled = false;
-        cardMessage.error(err.detail || err.message);
-      }
+      },
+      done: `Deleted ${voice.name}.`,
+      message: cardMessage,
+      describedBy: titleId,
     });
 
     const facts = [voice.language || 'Auto'];
@@ -166,7 +110,7 @@ export async function render(root, ctx) {
     if (report && report.speech_ratio !== undefined && report.speech_ratio !== null) facts.push(`${Math.round(report.speech_ratio * 100)}% speech`);
     if (voice.created_at) facts.push(formatDate(voice.created_at));
 
-    return h('li', { class: 'card voice-card', dataset: { voiceId: voice.id }, 'aria-labelledby': titleId },
+    const el = h('li', { class: 'card voice-card', dataset: { voiceId: voice.id }, 'aria-labelledby': titleId },
       h('div', { class: 'card-head' },
         h('span', { class: `badge-source ${designed ? 'designed' : 'clone'}` }, designed ? 'Designed' : 'Clone'),
         title),
@@ -184,35 +128,17 @@ export async function render(root, ctx) {
       cardMessage.el,
       h('div', { class: 'actions' },
         h('a', { href: `/generate?voice=${encodeURIComponent(voice.id)}`, class: 'button button-small button-primary', 'aria-describedby': titleId }, 'Generate'),
-        previewButton, renameButton, deleteButton));
+        previewButton, renameButton, remove));
+    return { el, destroy: () => { if (cardPlayer) cardPlayer.destroy(); } };
   }
 
-  const onSearch = debounce(() => {
-    state.search = search.value.trim();
-    state.page = 1;
-    sync();
-    load();
-  }, 250);
-  search.addEventListener('input', onSearch);
-  source.addEventListener('change', () => {
-    state.source = source.value;
-    state.page = 1;
-    sync();
-    load();
-  });
-
-  await load();
+  await view.load();
   return {
     update(next) {
-      state = readState(next.params);
-      search.value = state.search;
-      source.value = state.source;
-      load();
+      view.update(next.params);
     },
     destroy() {
-      onSearch.cancel();
-      requestId += 1;
-      for (const player of players) player.destroy();
+      view.destroy();
     },
   };
 }
