@@ -24,7 +24,7 @@ from uuid import UUID
 import procrastinate
 
 from utter.db import Database
-from utter.db.pool import DatabaseUnavailable
+from utter.db.pool import CONNECTION_LOST, DatabaseUnavailable
 from utter.engines import create_engine
 from utter.engines.base import Engine
 from utter.jobs.handlers import WorkerContext, handle_design_preview, handle_generate
@@ -75,7 +75,7 @@ async def sweep_forever(
     while True:
         try:
             await sweep(db, queue, storage, policy)
-        except DatabaseUnavailable as exc:
+        except (DatabaseUnavailable, *CONNECTION_LOST) as exc:
             log.warning("sweep skipped, the database is unavailable: %s", exc)
         except Exception:
             log.exception("sweep failed; trying again later")
@@ -102,7 +102,11 @@ async def run_worker(
             try:
                 await _run_connected(settings, database_url, engine, concurrency, name)
                 return
-            except (*DatabaseUnavailable, procrastinate.exceptions.ConnectorException) as exc:
+            except (
+                DatabaseUnavailable,
+                *CONNECTION_LOST,
+                procrastinate.exceptions.ConnectorException,
+            ) as exc:
                 delay = backoff.delay(loop.time() - started)
                 log.warning("worker lost its database (%s); reconnecting in %.0f s", exc, delay)
             except Exception:
