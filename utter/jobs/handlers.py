@@ -36,6 +36,7 @@ from utter.engines.base import (
     Reference,
     UnsupportedLanguage,
 )
+from utter.errors import Failed
 from utter.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class WorkerContext:
     engine_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class JobFailed(Exception):
+class JobFailed(Failed):
     """A failure whose message is meant for the user."""
 
 
@@ -174,7 +175,7 @@ async def handle_generate(ctx: WorkerContext, task_id: UUID) -> None:
     except Cancelled:
         log.info("task %s was cancelled; stopped", task_id)
     except (JobFailed, UnsupportedLanguage, EngineError) as exc:
-        await _fail(ctx, task_id, str(exc))
+        await _fail(ctx, task_id, exc.message)
     except Exception:
         log.exception("generate task %s failed", task_id)
         await _fail(ctx, task_id, GENERIC_FAILURE)
@@ -204,7 +205,7 @@ async def handle_design_preview(ctx: WorkerContext, task_id: UUID) -> None:
     except Cancelled:
         log.info("design task %s was cancelled; stopped", task_id)
     except (JobFailed, UnsupportedLanguage, EngineError) as exc:
-        await _fail(ctx, task_id, str(exc))
+        await _fail(ctx, task_id, exc.message)
     except Exception:
         log.exception("design task %s failed", task_id)
         await _fail(ctx, task_id, "Voice design failed. Please try again.")
