@@ -59,6 +59,17 @@ async def test_routes_answer_503_with_retry_after_while_the_database_is_down_the
                 assert int(response.headers["retry-after"]) > 0
                 # Bounded by the configured wait for a connection, not a 30 s hang.
                 assert waited < DB_TIMEOUT * 3, (path, waited)
+            # /auth/v1 too: a lost database is the common 503, not one of GoTrue's shapes.
+            signing_in = await client.post(
+                "/auth/v1/token",
+                params={"grant_type": "password"},
+                json={"email": user.email, "password": user.password},
+            )
+            assert signing_in.status_code == 503, signing_in.text
+            assert signing_in.json() == {
+                "detail": "The database is not available right now. Please try again in a moment."
+            }
+            assert int(signing_in.headers["retry-after"]) > 0
             health = await client.get("/api/health")
             assert health.status_code == 503
             assert health.json() == {"ok": False, "database": "unreachable"}
