@@ -31,7 +31,8 @@ from utter.errors import RETRY_AFTER_SECONDS, Unavailable
 
 Connection = AsyncConnection[DictRow]
 
-# What a lost database looks like from psycopg: a connection that broke, or none to be had.
+# What a lost database looks like from psycopg: a connection that broke, or none to be had
+# (PoolTimeout is an OperationalError; named for the reader).
 CONNECTION_LOST = (OperationalError, PoolTimeout)
 
 
@@ -175,8 +176,6 @@ class Database:
         try:
             async with self._pool.connection() as conn, conn.transaction():
                 yield conn
-        except OperationalError as exc:
+        except OperationalError as exc:  # PoolTimeout (no connection in time) is one too
             self._drop_dead_connections()
-            raise DatabaseUnavailable() from exc
-        except PoolTimeout as exc:
             raise DatabaseUnavailable() from exc
