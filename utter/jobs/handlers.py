@@ -2,8 +2,9 @@
 
 The task row decides everything. A job whose task is no longer pending (it was
 cancelled, or another worker has it) does nothing. While the engine runs on the
-worker's engine thread, a heartbeat records progress every few seconds and learns whether the
-task is still wanted; if not, the engine is told to stop before its next chunk.
+worker's engine thread, a heartbeat records progress every few seconds and learns
+whether the task is still wanted; if not, the engine is told to stop before its
+next chunk.
 Finishing happens once, under the task's row lock: the finisher that holds it
 stores the audio at its deterministic key and completes the generation and the
 task in the same transaction; any other finisher then finds the task done.
