@@ -11,6 +11,7 @@ import pytest
 
 from utter.audio.errors import AudioError
 from utter.cpu import CpuPool, CpuUnavailable
+from utter.errors import Unavailable
 
 
 def _pid_and_nice() -> tuple[int, int]:
@@ -53,3 +54,14 @@ async def test_a_killed_process_fails_one_call_and_the_pool_recovers(pool: CpuPo
         await pool.run(_die)
     second, _ = await pool.run(_pid_and_nice)
     assert second not in (first, os.getpid())
+
+
+async def test_a_killed_process_is_unavailable_for_a_second(pool: CpuPool) -> None:
+    with pytest.raises(Unavailable) as raised:
+        await pool.run(_die)
+    assert isinstance(raised.value, CpuUnavailable)
+    # The pool is rebuilt at once, so the caller may try again in a second.
+    assert raised.value.retry_after == 1
+    assert raised.value.message == (
+        "The server could not process the audio just now. Please try again."
+    )

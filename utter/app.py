@@ -54,7 +54,7 @@ CPU_MODULES = ("utter.audio.reference", "utter.audio.convert", "utter.transcript
 
 def build_studio(settings: Settings, db: Database, cpu: CpuPool) -> Studio:
     """Storage, queue, transcription and the engine-derived rules the routes share."""
-    engine = engine_capabilities(settings)
+    engine = engine_capabilities(settings)  # its rules only: no model is loaded here
     return Studio(
         storage=create_storage(settings, db),
         queue=create_queue(db.url),

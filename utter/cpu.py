@@ -7,8 +7,8 @@ shared. So the API hands such calls to a small pool of separate processes that
 run at a lower CPU priority than the API itself, and awaits the result.
 
 A process killed under the pool (the OOM killer, an operator) breaks the whole
-executor; the pool is then rebuilt and the caller gets `CpuUnavailable` (a 503
-that says to try again), never a hang.
+executor; the pool is then rebuilt and the caller gets `CpuUnavailable` (an
+`Unavailable` that says to try again in a second), never a hang.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
+from utter.errors import Unavailable
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -34,8 +36,14 @@ T = TypeVar("T")
 TASKS_PER_CHILD = 50
 
 
-class CpuUnavailable(Exception):
-    """A CPU process died under a call; the call may be retried."""
+class CpuUnavailable(Unavailable):
+    """A CPU process died under a call; the call may be retried (the pool is rebuilt at
+    once, so a second is enough)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The server could not process the audio just now. Please try again.", retry_after=1
+        )
 
 
 def lower_priority(niceness: int) -> None:

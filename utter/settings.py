@@ -64,7 +64,11 @@ class Settings(BaseSettings):
         "on other machines do the work.",
     )
     worker_concurrency: int = Field(
-        default=1, ge=1, description="Jobs one worker process runs at once."
+        default=1,
+        ge=1,
+        description="Jobs one worker process runs at once. Their engine calls take turns "
+        "on the process's one engine thread, while the rest of each job (reading the "
+        "reference, storing the audio) overlaps; more processes give more throughput.",
     )
     worker_nice: int = Field(
         default=10,

@@ -13,8 +13,11 @@ import pytest
 from tests.support.api import sign_up
 from tests.support.postgres import create_database
 from tests.support.server import app_settings, serve
+from utter.db import Database
 from utter.db.embedded import EmbeddedPostgres
 from utter.db.migrate import migrate
+from utter.db.pool import DatabaseUnavailable
+from utter.errors import RETRY_AFTER_SECONDS, Unavailable
 
 pytestmark = pytest.mark.slow
 
@@ -56,6 +59,17 @@ async def test_routes_answer_503_with_retry_after_while_the_database_is_down_the
                 assert int(response.headers["retry-after"]) > 0
                 # Bounded by the configured wait for a connection, not a 30 s hang.
                 assert waited < DB_TIMEOUT * 3, (path, waited)
+            # /auth/v1 too: a lost database is the common 503, not one of GoTrue's shapes.
+            signing_in = await client.post(
+                "/auth/v1/token",
+                params={"grant_type": "password"},
+                json={"email": user.email, "password": user.password},
+            )
+            assert signing_in.status_code == 503, signing_in.text
+            assert signing_in.json() == {
+                "detail": "The database is not available right now. Please try again in a moment."
+            }
+            assert int(signing_in.headers["retry-after"]) > 0
             health = await client.get("/api/health")
             assert health.status_code == 503
             assert health.json() == {"ok": False, "database": "unreachable"}
@@ -69,3 +83,23 @@ async def test_routes_answer_503_with_retry_after_while_the_database_is_down_the
             for _ in range(5):
                 response = await client.get("/api/voices", headers=user.headers)
                 assert response.status_code == 200, response.text
+
+
+async def test_a_lost_database_is_a_domain_error_that_says_when_to_retry(
+    own_postgres: EmbeddedPostgres,
+) -> None:
+    url = create_database(own_postgres.uri)
+    async with Database(url, min_size=1, max_size=2, timeout=DB_TIMEOUT) as db:
+        async with db.as_owner() as conn:
+            await conn.execute("select 1")
+        own_postgres.stop()
+        # Whether a pooled connection breaks or none can be had, callers see one error.
+        for _ in range(2):
+            with pytest.raises(DatabaseUnavailable) as lost:
+                async with db.as_owner() as conn:
+                    await conn.execute("select 1")
+            assert isinstance(lost.value, Unavailable)
+            assert lost.value.retry_after == RETRY_AFTER_SECONDS
+            assert lost.value.message == (
+                "The database is not available right now. Please try again in a moment."
+            )

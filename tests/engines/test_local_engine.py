@@ -17,6 +17,7 @@ from utter.engines.adapt import analyse_speaker
 from utter.engines.base import Audio, Cancelled, Engine, JobControl, UnsupportedLanguage
 from utter.engines.local import ESPEAK_VOICES, LocalEngine
 from utter.engines.piper_voice import anglicize, lossy_share
+from utter.errors import Invalid
 from utter.settings import Settings
 
 # One or two sentences per language, with the sounds that set it apart from English.
@@ -172,7 +173,7 @@ def test_unsupported_language_raises(engine: LocalEngine, language: str) -> None
 
 
 def test_empty_text_is_refused(engine: LocalEngine) -> None:
-    with pytest.raises(ValueError, match="no text"):
+    with pytest.raises(Invalid, match="no text"):
         engine.design("   ", "English", "a man", JobControl())
 
 

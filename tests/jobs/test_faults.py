@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +110,12 @@ async def test_racing_finishers_store_one_object_and_complete_once(studio: Studi
     async with studio.db.as_service() as conn:
         task = await task_q.claim(conn, started["task_id"])
     assert task is not None
-    ctx = WorkerContext(db=studio.db, storage=studio.app.state.storage, engine=None)  # type: ignore[arg-type]
+    ctx = WorkerContext(
+        db=studio.db,
+        storage=studio.app.state.storage,
+        engine=None,  # type: ignore[arg-type]
+        engine_executor=ThreadPoolExecutor(max_workers=1),
+    )
     rate = 24000
     clips = [
         Audio(np.sin(np.linspace(0, 400 * np.pi, rate * n)).astype(np.float32) * 0.5, rate)

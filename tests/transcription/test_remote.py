@@ -108,7 +108,8 @@ async def test_error_answers_become_one_plain_message(
     with pytest.raises(TranscriptionError) as caught:
         await transcriber.transcribe(b"data", "a.wav", "English")
 
-    assert caught.value.message == f"Mistral transcription failed ({status}): {message}"
+    assert caught.value.failure == f"Mistral transcription failed ({status}): {message}"
+    assert caught.value.message == f"Transcription request failed: {caught.value.failure}"
     await transcriber.aclose()
 
 
@@ -118,7 +119,7 @@ async def test_a_success_without_text_is_a_failure(fake_provider: FakeProvider) 
     with pytest.raises(TranscriptionError) as caught:
         await transcriber.transcribe(b"data", "a.wav", "English")
     assert (
-        caught.value.message
+        caught.value.failure
         == "OpenAI-compatible transcription failed (200): the answer had no text"
     )
     await transcriber.aclose()
@@ -129,7 +130,7 @@ async def test_a_slow_provider_times_out(fake_provider: FakeProvider) -> None:
     transcriber = mistral(fake_provider, timeout=0.3)
     with pytest.raises(TranscriptionError) as caught:
         await transcriber.transcribe(b"data", "a.wav", "English")
-    assert caught.value.message == "Mistral transcription failed: no answer within 0.3 s"
+    assert caught.value.failure == "Mistral transcription failed: no answer within 0.3 s"
     await transcriber.aclose()
 
 
@@ -137,7 +138,7 @@ async def test_an_unreachable_provider_fails_plainly() -> None:
     transcriber = RemoteTranscriber("mistral", api_key="k", base_url="http://127.0.0.1:9")
     with pytest.raises(TranscriptionError) as caught:
         await transcriber.transcribe(b"data", "a.wav", "English")
-    assert caught.value.message.startswith("Mistral transcription failed: could not reach")
+    assert caught.value.failure.startswith("Mistral transcription failed: could not reach")
     await transcriber.aclose()
 
 

@@ -20,7 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from utter.auth.models import AuthUser
 from utter.auth.setup import Auth
 from utter.db import Database
-from utter.errors import ApiError
+from utter.errors import Unauthenticated
 from utter.settings import Settings
 
 
@@ -35,7 +35,8 @@ def get_db(request: Request) -> Database:
 
 
 # Declared so /openapi.json and /docs show which routes take a bearer token; the header is
-# read below, as the spec's messages need (HTTPBearer cannot tell "missing" from "bad").
+# read below, because clients tell a missing token from a bad one by the message, and
+# HTTPBearer cannot.
 _bearer = HTTPBearer(auto_error=False, description="An access token from /auth/v1.")
 _BearerDoc = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
@@ -51,11 +52,11 @@ async def optional_user(request: Request, _doc: _BearerDoc) -> AuthUser | None:
 async def current_user(request: Request, _doc: _BearerDoc) -> AuthUser:
     header = request.headers.get("authorization", "").strip()
     if not header:
-        raise ApiError(401, "Missing authorization header")
+        raise Unauthenticated("Missing authorization header")
     auth: Auth = request.app.state.auth
     user = await auth.user_for(header)
     if user is None:
-        raise ApiError(401, "Invalid or expired token")
+        raise Unauthenticated("Invalid or expired token")
     return user
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from utter.errors import ApiError
+from utter.errors import NotFound
 
 ASSETS = "/docs/assets"
 # Only these files of the package are served.
@@ -83,5 +83,5 @@ def install_docs(app: FastAPI) -> None:
     async def docs_asset(name: str) -> FileResponse:
         media_type = _FILES.get(name)
         if media_type is None:
-            raise ApiError(404, "Not Found")
+            raise NotFound("Not Found")
         return FileResponse(_DIST / name, media_type=media_type)

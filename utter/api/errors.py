@@ -11,17 +11,14 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from psycopg import OperationalError
-from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from utter.cpu import CpuUnavailable
+from utter.db.pool import CONNECTION_LOST, DatabaseUnavailable
 from utter.errors import (
     INTERNAL_ERROR,
     NUL_MESSAGE,
-    RETRY_AFTER_SECONDS,
     ApiError,
     Conflict,
     Failed,
@@ -68,10 +65,6 @@ def http_headers(exc: UtterError) -> dict[str, str] | None:
     if exc.retry_after is not None:
         return {"Retry-After": str(exc.retry_after)}
     return None
-
-
-DATABASE_DOWN = "The database is not available right now. Please try again in a moment."
-CPU_DOWN = "The server could not process the audio just now. Please try again."
 
 
 def _describe_validation_error(error: dict[str, Any]) -> str:
@@ -129,12 +122,19 @@ class UnexpectedErrorMiddleware:
             await response(scope, receive, send)
 
 
+def domain_response(exc: UtterError) -> JSONResponse:
+    if isinstance(exc, Unavailable) and exc.__cause__ is not None:
+        # A dependency went down under a request: the operator's log says which and why.
+        log.warning("%s: %r", type(exc).__name__, exc.__cause__)
+    return JSONResponse(
+        {"detail": exc.message}, status_code=http_status(exc), headers=http_headers(exc)
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UtterError)
     async def _domain_error(_: Request, exc: UtterError) -> JSONResponse:
-        return JSONResponse(
-            {"detail": exc.message}, status_code=http_status(exc), headers=http_headers(exc)
-        )
+        return domain_response(exc)
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -153,20 +153,14 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = _describe_validation_error(errors[0]) if errors else "Invalid request."
         return JSONResponse({"detail": detail}, status_code=400)
 
-    async def _database_down(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s", exc)
-        return JSONResponse(
-            {"detail": DATABASE_DOWN},
-            status_code=503,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+    async def _connection_lost(_: Request, exc: Exception) -> JSONResponse:
+        # Lost outside `Database` (the job queue's own pool): the same answer as inside.
+        unavailable = DatabaseUnavailable()
+        unavailable.__cause__ = exc
+        return domain_response(unavailable)
 
-    app.add_exception_handler(OperationalError, _database_down)
-    app.add_exception_handler(PoolTimeout, _database_down)
-
-    @app.exception_handler(CpuUnavailable)
-    async def _cpu_down(_: Request, exc: CpuUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": CPU_DOWN}, status_code=503, headers={"Retry-After": "1"})
+    for lost in CONNECTION_LOST:
+        app.add_exception_handler(lost, _connection_lost)
 
     @app.exception_handler(psycopg.DataError)
     async def _data_error(_: Request, exc: psycopg.DataError) -> JSONResponse:

@@ -1,8 +1,8 @@
-"""Request parsing with the original's leniency, declared as Pydantic models so the
-OpenAPI document still describes every body truthfully.
+"""Lenient request parsing, declared as Pydantic models so the OpenAPI document still
+describes every body truthfully.
 
-The spec: strings are trimmed; blank or non-string values count as missing; an
-id in a path that is not a UUID is simply not found (404), never a 500.
+Existing clients send loose bodies, so: strings are trimmed; blank or non-string values
+count as missing; an id in a path that is not a UUID is simply not found (404), never a 500.
 
 Postgres cannot store a NUL character, or half of a surrogate pair (JSON can carry both),
 in a text column, so every string that could reach the database is refused with a 400 first.
@@ -16,7 +16,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-from utter.errors import ApiError, text_problem
+from utter.errors import Invalid, NotFound, text_problem
 
 # `page` is clamped here: a bigger one is past any real library, and its offset must stay
 # within Postgres' bigint.
@@ -38,18 +38,18 @@ UPLOAD_FORM_LIMITS: FormLimits = {"max_files": 1, "max_fields": 16, "max_part_si
 
 
 def reject_unstorable(*values: object) -> None:
-    """400 if any of the strings is text Postgres cannot store (a NUL, a lone surrogate);
-    non-strings are ignored."""
+    """Invalid if any of the strings is text Postgres cannot store (a NUL, a lone
+    surrogate); non-strings are ignored."""
     for value in values:
         if isinstance(value, str) and (problem := text_problem(value)):
-            raise ApiError(400, problem)
+            raise Invalid(problem)
 
 
 def _trimmed_or_none(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
-    # An ApiError (not a ValueError) leaves pydantic untouched, so the refusal is the same
-    # 400 whether FastAPI parses the body or a route builds the model from form fields.
+    # A domain error (not a ValueError) passes through pydantic untouched, so the refusal is
+    # the same 400 whether FastAPI parses the body or a route builds the model from a form.
     reject_unstorable(value)
     value = value.strip()
     return value or None
@@ -60,17 +60,17 @@ Text = Annotated[str | None, BeforeValidator(_trimmed_or_none)]
 
 
 class Body(BaseModel):
-    """Base for JSON bodies: unknown keys are ignored, as the original did."""
+    """Base for JSON bodies: unknown keys are ignored, so clients that send more still work."""
 
     model_config = ConfigDict(extra="ignore")
 
 
 def parse_id(value: str, not_found: str) -> UUID:
-    """A path id as a UUID; anything else is a 404 with the route's own message."""
+    """A path id as a UUID; anything else is NotFound with the route's own message."""
     try:
         return UUID(value)
     except ValueError:
-        raise ApiError(404, not_found) from None
+        raise NotFound(not_found) from None
 
 
 def _clamped(raw: str | None, default: int, highest: int) -> int:
@@ -88,9 +88,9 @@ def _clamped(raw: str | None, default: int, highest: int) -> int:
 
 
 def page_params(page: str | None, per_page: str | None) -> tuple[int, int]:
-    """page 1..MAX_PAGE (default 1), per_page 1..100 (default 20): lenient as the original
-    (non-numeric → default, floored, clamped), and never a 500 for huge or non-finite
-    values."""
+    """page 1..MAX_PAGE (default 1), per_page 1..100 (default 20): lenient, as existing
+    clients expect (non-numeric → default, floored, clamped), and never a 500 for huge or
+    non-finite values."""
     return _clamped(page, 1, MAX_PAGE), _clamped(per_page, 20, MAX_PER_PAGE)
 
 

@@ -11,15 +11,10 @@ from pydantic import BaseModel
 from utter.api.context import StudioDep
 from utter.api.deps import CurrentUser, DatabaseDep, SettingsDep
 from utter.api.forms import UPLOAD_FORM_LIMITS, reject_unstorable
-from utter.audio.errors import AudioError
-from utter.errors import ApiError
+from utter.errors import Invalid
 from utter.languages import AUTO
 from utter.services import usage
-from utter.transcription import (
-    TranscriptionDisabled,
-    TranscriptionError,
-    UnsupportedLanguageError,
-)
+from utter.transcription import TranscriptionDisabled
 
 router = APIRouter(tags=["transcriptions"])
 
@@ -41,28 +36,21 @@ async def transcribe(
     audio: Annotated[UploadFile | None, File()] = None,
     language: Annotated[str | None, Form()] = None,
 ) -> TranscriptOut:
-    """Speech to text for the clone form (multipart `audio`, `language?`)."""
+    """Speech to text for the clone form (multipart `audio`, `language?`). The
+    transcriber's refusals (off, a language it cannot read, unreadable audio, the
+    provider failing) are domain errors that carry their own status."""
     if not studio.transcriber.enabled:
-        raise ApiError(503, TranscriptionDisabled().message)
+        raise TranscriptionDisabled()
     reject_unstorable(language)
     if audio is None:
-        raise ApiError(400, "Audio file is required")
+        raise Invalid("Audio file is required")
     data = await audio.read(MAX_TRANSCRIPTION_BYTES + 1)
     if not data:
-        raise ApiError(400, "Audio file is required")
+        raise Invalid("Audio file is required")
     if len(data) > MAX_TRANSCRIPTION_BYTES:
-        raise ApiError(400, "File too large (max 50MB)")
+        raise Invalid("File too large (max 50MB)")
     filename = PurePath(audio.filename or "audio.wav").name or "audio.wav"
     await usage.check_transcription(db, user.id, usage.UsageLimits.from_settings(settings))
-    try:
-        result = await studio.transcriber.transcribe(
-            data, filename, (language or "").strip() or AUTO
-        )
-    except UnsupportedLanguageError as exc:
-        raise ApiError(422, exc.message) from None
-    except AudioError as exc:
-        raise ApiError(400, str(exc)) from None
-    except TranscriptionError as exc:
-        raise ApiError(502, f"Transcription request failed: {exc.message}") from None
+    result = await studio.transcriber.transcribe(data, filename, (language or "").strip() or AUTO)
     await usage.record_transcription(db, studio.cpu, user.id, result, data)
     return TranscriptOut(text=result.text, model=result.model, language=result.language)

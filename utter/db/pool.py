@@ -10,6 +10,8 @@ Two kinds of transaction exist, mirroring Supabase's two clients:
 
 Both yield a psycopg connection inside a transaction that commits when the
 block exits normally and rolls back on an exception. Rows come back as dicts.
+A lost database (a broken connection, none to be had in time) leaves a transaction
+as `DatabaseUnavailable`, a domain error that says to try again shortly.
 """
 
 from __future__ import annotations
@@ -25,10 +27,23 @@ from psycopg import AsyncConnection, OperationalError
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from utter.errors import RETRY_AFTER_SECONDS, Unavailable
+
 Connection = AsyncConnection[DictRow]
 
-# What a lost database looks like to a caller: a connection that broke, or none to be had.
-DatabaseUnavailable = (OperationalError, PoolTimeout)
+# What a lost database looks like from psycopg: a connection that broke, or none to be had
+# (PoolTimeout is an OperationalError; named for the reader).
+CONNECTION_LOST = (OperationalError, PoolTimeout)
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database cannot be reached now; `Database` raises it for CONNECTION_LOST."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database is not available right now. Please try again in a moment.",
+            retry_after=RETRY_AFTER_SECONDS,
+        )
 
 
 def user_claims(user_id: UUID | str, email: str | None = None) -> dict[str, Any]:
@@ -92,7 +107,7 @@ class Database:
         try:
             async with self._pool.connection() as conn:
                 await conn.execute("select 1")
-        except DatabaseUnavailable:
+        except CONNECTION_LOST:
             self._drop_dead_connections()
             return False
         return True
@@ -161,6 +176,6 @@ class Database:
         try:
             async with self._pool.connection() as conn, conn.transaction():
                 yield conn
-        except OperationalError:
+        except OperationalError as exc:  # PoolTimeout (no connection in time) is one too
             self._drop_dead_connections()
-            raise
+            raise DatabaseUnavailable() from exc

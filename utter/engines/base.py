@@ -2,10 +2,13 @@
 
 An engine turns text into samples; it holds its models and nothing else (no
 database, no storage, no HTTP). Workers create one engine per process and call
-it from a worker thread; the API never imports an engine.
+it from the worker's own engine thread (`utter.jobs.worker`), one call at a time.
+The API only reads the configured engine's `Capabilities` (its languages) and
+never loads a model or synthesises.
 
 Calls are synchronous and CPU/GPU-bound. Long work reports progress and checks
-for cancellation between chunks through the `JobControl` it is given.
+for cancellation between chunks through the `JobControl` it is given. Refusals
+and failures meant for the user are domain errors (`utter.errors`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
+
+from utter.errors import Failed, Invalid
 
 Samples = npt.NDArray[np.float32]
 
@@ -102,13 +107,13 @@ class Engine(Protocol):
         ...
 
 
-class EngineError(RuntimeError):
+class EngineError(Failed):
     """An engine failure whose message is written for the user who asked for the audio
     (the worker records it on the task). Configuration errors are not these: they go to
     the operator's log, and the user reads a generic failure."""
 
 
-class UnsupportedLanguage(ValueError):
+class UnsupportedLanguage(Invalid):
     def __init__(self, language: str, engine: str) -> None:
         super().__init__(f"The {engine} engine does not support {language}.")
         self.language = language

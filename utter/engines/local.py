@@ -43,6 +43,7 @@ from utter.engines.design_mapping import parse_description
 from utter.engines.join import synthesize_chunks
 from utter.engines.piper_voice import PiperSpeaker, PiperStyle
 from utter.engines.text import chunk_text
+from utter.errors import Invalid
 from utter.languages import AUTO
 
 log = logging.getLogger(__name__)
@@ -228,7 +229,7 @@ class LocalEngine:
     ) -> Audio:
         chunks = chunk_text(text, self._max_chunk_chars)
         if not chunks:
-            raise ValueError("There is no text to speak.")
+            raise Invalid("There is no text to speak.")
         source = self.source_profile()
         rate = self.piper.sample_rate
 

@@ -42,6 +42,7 @@ from utter.engines.qwen_common import (
     synthesize_in_groups,
 )
 from utter.engines.text import chunk_text
+from utter.errors import Failed
 
 if TYPE_CHECKING:
     from utter.settings import Settings
@@ -53,8 +54,9 @@ PROMPT_CACHE_SIZE = 64
 _KIND_NAMES = {"base": "Base", "voice_design": "VoiceDesign"}
 
 
-class QwenModelError(RuntimeError):
-    """A configured checkpoint is missing or is not what the setting needs."""
+class QwenModelError(Failed):
+    """A configured checkpoint is missing or is not what the setting needs (for the
+    operator: the worker logs it, and the user reads a generic failure)."""
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """What a worker does with one job: claim the task, run the engine, store, finish.
 
 The task row decides everything. A job whose task is no longer pending (it was
-cancelled, or another worker has it) does nothing. While the engine runs in a
-thread, a heartbeat records progress every few seconds and learns whether the
-task is still wanted; if not, the engine is told to stop before its next chunk.
+cancelled, or another worker has it) does nothing. While the engine runs on the
+worker's engine thread, a heartbeat records progress every few seconds and learns
+whether the task is still wanted; if not, the engine is told to stop before its
+next chunk.
 Finishing happens once, under the task's row lock: the finisher that holds it
 stores the audio at its deterministic key and completes the generation and the
 task in the same transaction; any other finisher then finds the task done.
@@ -16,7 +17,8 @@ import io
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -36,6 +38,7 @@ from utter.engines.base import (
     Reference,
     UnsupportedLanguage,
 )
+from utter.errors import Failed
 from utter.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -48,24 +51,25 @@ class WorkerContext:
     db: Database
     storage: Storage
     engine: Engine
+    # Where engine calls run (the worker's own, sized to what the engine can run at once),
+    # so a call never holds a thread of the default executor that storage, encoding and
+    # the database driver share, and calls waiting for the engine hold no thread at all.
+    engine_executor: Executor
     heartbeat_seconds: float = 2.0
     cancel_poll_seconds: float = 0.5
-    # One engine call at a time per process: engines hold one model and are not
-    # promised to be thread-safe. More throughput comes from more worker processes.
-    engine_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class JobFailed(Exception):
+class JobFailed(Failed):
     """A failure whose message is meant for the user."""
 
 
 async def run_engine(
     ctx: WorkerContext, task_id: UUID, call: Callable[[JobControl], Audio]
 ) -> Audio:
-    """Run `call` in a thread until it returns. Meanwhile, every `cancel_poll_seconds`
-    look whether the task is still wanted (a cheap read, so a cancel stops the engine
-    before its next chunk), and record liveness and progress when progress moves or
-    `heartbeat_seconds` passed."""
+    """Run `call` on the engine executor until it returns. Meanwhile (also while it waits
+    for the engine), every `cancel_poll_seconds` look whether the task is still wanted (a
+    cheap read, so a cancel stops the engine before its next chunk), and record liveness
+    and progress when progress moves or `heartbeat_seconds` passed."""
     stop = threading.Event()
     progress: list[int | None] = [0, None]
 
@@ -74,13 +78,12 @@ async def run_engine(
 
     control = JobControl(is_cancelled=stop.is_set, on_progress=on_progress)
 
-    def locked_call() -> Audio:
-        with ctx.engine_lock:
-            control.check()
-            return call(control)
+    def checked_call() -> Audio:
+        control.check()  # cancelled while it waited for the engine
+        return call(control)
 
     loop = asyncio.get_running_loop()
-    work = asyncio.ensure_future(asyncio.to_thread(locked_call))
+    work = loop.run_in_executor(ctx.engine_executor, checked_call)
     last_beat = loop.time()
     written = list(progress)
     try:
@@ -174,7 +177,7 @@ async def handle_generate(ctx: WorkerContext, task_id: UUID) -> None:
     except Cancelled:
         log.info("task %s was cancelled; stopped", task_id)
     except (JobFailed, UnsupportedLanguage, EngineError) as exc:
-        await _fail(ctx, task_id, str(exc))
+        await _fail(ctx, task_id, exc.message)
     except Exception:
         log.exception("generate task %s failed", task_id)
         await _fail(ctx, task_id, GENERIC_FAILURE)
@@ -204,7 +207,7 @@ async def handle_design_preview(ctx: WorkerContext, task_id: UUID) -> None:
     except Cancelled:
         log.info("design task %s was cancelled; stopped", task_id)
     except (JobFailed, UnsupportedLanguage, EngineError) as exc:
-        await _fail(ctx, task_id, str(exc))
+        await _fail(ctx, task_id, exc.message)
     except Exception:
         log.exception("design task %s failed", task_id)
         await _fail(ctx, task_id, "Voice design failed. Please try again.")

@@ -5,6 +5,11 @@ job handlers on a procrastinate app, and runs procrastinate's worker beside a
 sweeper loop until it is cancelled. Any number of workers, on any machines,
 may share one database and one storage.
 
+Engine calls run on the worker's own engine thread, never in the event loop's
+default executor: with several jobs at once, the ones waiting for the engine
+would otherwise hold default threads and starve everything else that uses them
+(storage I/O, encoding, the database driver's name lookups).
+
 A worker never gives up on its database: when it loses it (a restart, a network
 cut), everything that talks to it is closed and opened again, with a growing pause
 between tries, while the engine (and its loaded model) stays. A job that was
@@ -18,13 +23,14 @@ import asyncio
 import contextlib
 import logging
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
 
 import procrastinate
 
 from utter.db import Database
-from utter.db.pool import DatabaseUnavailable
+from utter.db.pool import CONNECTION_LOST, DatabaseUnavailable
 from utter.engines import create_engine
 from utter.engines.base import Engine
 from utter.jobs.handlers import WorkerContext, handle_design_preview, handle_generate
@@ -36,6 +42,12 @@ from utter.storage import Storage, create_storage
 from utter.supervise import Backoff
 
 log = logging.getLogger(__name__)
+
+# Engine calls one worker process runs at once. One: every engine holds one model (one
+# Piper session and WORLD analysis on the CPUs, one checkpoint on the GPU, one Modal
+# client) and none is shown safe to call from several threads, so a worker's other jobs
+# overlap their I/O with the running call; more throughput comes from more processes.
+ENGINE_THREADS = 1
 
 
 def register_handlers(queue: procrastinate.App) -> None:
@@ -76,7 +88,7 @@ async def sweep_forever(
     while True:
         try:
             await sweep(db, queue, storage, policy)
-        except DatabaseUnavailable as exc:
+        except (DatabaseUnavailable, *CONNECTION_LOST) as exc:
             log.warning("sweep skipped, the database is unavailable: %s", exc)
         except Exception:
             log.exception("sweep failed; trying again later")
@@ -95,15 +107,26 @@ async def run_worker(
     the configured one (tests pass their own)."""
     owns_engine = engine is None
     engine = engine or create_engine(settings)
+    # Lives as long as the engine (across reconnections), so a call left running by a
+    # lost database still has the engine to itself.
+    engine_executor = ThreadPoolExecutor(
+        max_workers=ENGINE_THREADS, thread_name_prefix="utter-engine"
+    )
     loop = asyncio.get_running_loop()
     backoff = Backoff(first=1.0, ceiling=30.0, healthy_after=60.0)
     try:
         while True:
             started = loop.time()
             try:
-                await _run_connected(settings, database_url, engine, concurrency, name)
+                await _run_connected(
+                    settings, database_url, engine, engine_executor, concurrency, name
+                )
                 return
-            except (*DatabaseUnavailable, procrastinate.exceptions.ConnectorException) as exc:
+            except (
+                DatabaseUnavailable,
+                *CONNECTION_LOST,
+                procrastinate.exceptions.ConnectorException,
+            ) as exc:
                 delay = backoff.delay(loop.time() - started)
                 log.warning("worker lost its database (%s); reconnecting in %.0f s", exc, delay)
             except Exception:
@@ -111,6 +134,9 @@ async def run_worker(
                 log.exception("worker stopped unexpectedly; starting again in %.0f s", delay)
             await asyncio.sleep(delay)
     finally:
+        # A call still running was told to stop at its next chunk (its job was cancelled);
+        # let it return before the engine is closed under it.
+        await asyncio.to_thread(engine_executor.shutdown, wait=True, cancel_futures=True)
         if owns_engine:
             engine.close()
 
@@ -119,6 +145,7 @@ async def _run_connected(
     settings: Settings,
     database_url: str,
     engine: Engine,
+    engine_executor: ThreadPoolExecutor,
     concurrency: int | None,
     name: str | None,
 ) -> None:
@@ -135,6 +162,7 @@ async def _run_connected(
             db=db,
             storage=storage,
             engine=engine,
+            engine_executor=engine_executor,
             heartbeat_seconds=settings.worker_heartbeat_seconds,
         )
         async with queue.open_async():

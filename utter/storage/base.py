@@ -31,7 +31,15 @@ from typing import BinaryIO, Protocol, runtime_checkable
 from urllib.parse import quote
 from uuid import UUID
 
-from utter.errors import ApiError
+from utter.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TooLarge,
+    UnsupportedMedia,
+    UtterError,
+)
 
 BUCKETS = ("references", "generations")
 
@@ -43,6 +51,7 @@ Body = bytes | os.PathLike[str] | AsyncIterable[bytes]
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 MAX_KEY_LENGTH = 1024
+INVALID_KEY = "Invalid storage object key."
 
 
 @dataclass(frozen=True)
@@ -66,45 +75,46 @@ class SignedUpload:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class StorageError(ApiError):
-    """A storage failure a client can act on; the API turns it into {"detail": ...}."""
+class StorageError(UtterError):
+    """A storage refusal a client can act on; each kind below is also the domain error
+    that says how (not found, exists, too large, …)."""
 
 
-class ObjectNotFound(StorageError):
-    def __init__(self, detail: str = "Object not found.") -> None:
-        super().__init__(404, detail)
+class ObjectNotFound(StorageError, NotFound):
+    def __init__(self, message: str = "Object not found.") -> None:
+        super().__init__(message)
 
 
-class ObjectExists(StorageError):
+class ObjectExists(StorageError, Conflict):
     def __init__(self) -> None:
-        super().__init__(409, "An object already exists at this key.")
+        super().__init__("An object already exists at this key.")
 
 
-class BucketNotFound(StorageError):
+class BucketNotFound(StorageError, NotFound):
     def __init__(self) -> None:
-        super().__init__(404, "Bucket not found.")
+        super().__init__("Bucket not found.")
 
 
-class UploadTooLarge(StorageError):
+class UploadTooLarge(StorageError, TooLarge):
     def __init__(self, max_bytes: int) -> None:
-        super().__init__(413, f"The file is larger than the {_human_size(max_bytes)} allowed.")
+        super().__init__(f"The file is larger than the {_human_size(max_bytes)} allowed.")
 
 
-class UploadNotAllowed(StorageError):
+class UploadNotAllowed(StorageError, UnsupportedMedia):
     """The content is not a type the bucket accepts (judged by its bytes)."""
 
-    def __init__(self, detail: str = "The file is not an audio file Utter accepts.") -> None:
-        super().__init__(415, detail)
+    def __init__(self, message: str = "The file is not an audio file Utter accepts.") -> None:
+        super().__init__(message)
 
 
-class EmptyUpload(StorageError):
+class EmptyUpload(StorageError, Invalid):
     def __init__(self) -> None:
-        super().__init__(400, "The uploaded file is empty.")
+        super().__init__("The uploaded file is empty.")
 
 
-class UploadForbidden(StorageError):
+class UploadForbidden(StorageError, Forbidden):
     def __init__(self) -> None:
-        super().__init__(403, "You may not upload to this location.")
+        super().__init__("You may not upload to this location.")
 
 
 def _human_size(n: int) -> str:
@@ -114,9 +124,9 @@ def _human_size(n: int) -> str:
 
 
 def require_owned_key(key: str, user_id: UUID | str) -> None:
-    """Refuse (403) a key outside the caller's own folder. Run before any signing."""
+    """Refuse (Forbidden) a key outside the caller's own folder. Run before any signing."""
     if not key.startswith(f"{user_id}/"):
-        raise ApiError(403, "Invalid storage object key.")
+        raise Forbidden(INVALID_KEY)
 
 
 def check_bucket_name(bucket: str) -> None:
@@ -135,7 +145,7 @@ def check_key(key: str) -> None:
         or any(ord(c) < 0x20 or c == "\x7f" for c in key)
         or any(part in ("", ".", "..") for part in parts)
     ):
-        raise ApiError(400, "Invalid storage object key.")
+        raise Invalid(INVALID_KEY)
 
 
 def content_disposition(filename: str) -> str:
@@ -212,7 +222,7 @@ class Storage(Protocol):
     ) -> str:
         """A URL that lets anyone holding it GET this one object until it expires.
 
-        `user_id` is the caller: a key outside their folder is refused (403) before
+        `user_id` is the caller: a key outside their folder is refused (Forbidden) before
         signing. `expires_in` defaults to SIGNED_URL_EXPIRY; `base_url` (local only) to
         PUBLIC_URL; `download_name` makes the response an attachment with that name."""
         ...

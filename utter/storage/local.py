@@ -25,7 +25,7 @@ from uuid import UUID
 
 from utter.db import Database
 from utter.db.queries import storage as queries
-from utter.errors import ApiError
+from utter.errors import Forbidden
 from utter.storage import catalogue
 from utter.storage.base import (
     Body,
@@ -42,7 +42,7 @@ from utter.storage.base import (
 )
 from utter.storage.catalogue import BucketLimits
 from utter.storage.sniff import SNIFF_BYTES
-from utter.storage.tokens import TokenSigner
+from utter.storage.tokens import INVALID_SIGNED_URL, TokenSigner
 
 CHUNK = 256 * 1024
 SIGN_PATH = "/storage/v1/object/sign"
@@ -196,7 +196,7 @@ class LocalStorage:
         grant = self._signer.verify(token, "upload", bucket, key)
         path = self.path_for(bucket, key)
         if grant.owner is None:
-            raise ApiError(403, "Invalid signed URL token.")
+            raise Forbidden(INVALID_SIGNED_URL)
         require_owned_key(key, grant.owner)
         limits = await catalogue.bucket_limits(self._db, bucket)
         max_bytes = min(grant.max_bytes or limits.max_bytes, limits.max_bytes)
@@ -354,8 +354,8 @@ class LocalStorage:
     async def download_target(
         self, bucket: str, key: str, token: str | None
     ) -> tuple[Path, ObjectInfo]:
-        """The file and its facts for a signed download; 400/403 for a bad token, 404 when
-        the object is gone."""
+        """The file and its facts for a signed download; Invalid or Forbidden for a bad
+        token, ObjectNotFound when the object is gone."""
         self._signer.verify(token, "download", bucket, key)
         info = await self.stat(bucket, key)
         if info is None:

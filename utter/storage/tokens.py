@@ -16,10 +16,11 @@ from uuid import UUID
 
 import jwt
 
-from utter.errors import ApiError
+from utter.errors import Forbidden, Invalid
 
 Op = Literal["download", "upload"]
 _ISSUER = "utter-storage"
+INVALID_SIGNED_URL = "Invalid signed URL token."
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,10 @@ class TokenSigner:
         return jwt.encode(claims, self._secret, algorithm="HS256"), expires_at
 
     def verify(self, token: str | None, op: Op, bucket: str, key: str) -> Grant:
-        """The grant `token` gives for `op` on `bucket`/`key`; 400 when there is no token,
-        403 when it is forged, expired or for anything else."""
+        """The grant `token` gives for `op` on `bucket`/`key`; Invalid when there is no
+        token, Forbidden when it is forged, expired or for anything else."""
         if not token:
-            raise ApiError(400, "A signed URL token is required.")
+            raise Invalid("A signed URL token is required.")
         try:
             claims = jwt.decode(
                 token,
@@ -76,11 +77,11 @@ class TokenSigner:
                 options={"require": ["exp", "iss"]},
             )
         except jwt.ExpiredSignatureError:
-            raise ApiError(403, "This signed URL has expired.") from None
+            raise Forbidden("This signed URL has expired.") from None
         except jwt.InvalidTokenError:
-            raise ApiError(403, "Invalid signed URL token.") from None
+            raise Forbidden(INVALID_SIGNED_URL) from None
         if claims.get("op") != op or claims.get("bucket") != bucket or claims.get("key") != key:
-            raise ApiError(403, "This signed URL is not valid for this object.")
+            raise Forbidden("This signed URL is not valid for this object.")
         owner = claims.get("owner")
         max_bytes = claims.get("max_bytes")
         try:
@@ -93,4 +94,4 @@ class TokenSigner:
                 max_bytes=int(max_bytes) if max_bytes is not None else None,
             )
         except (TypeError, ValueError):
-            raise ApiError(403, "Invalid signed URL token.") from None
+            raise Forbidden(INVALID_SIGNED_URL) from None

@@ -1,9 +1,9 @@
 """The transcription protocol: audio bytes in, text out, from whichever provider is configured.
 
 `transcribe` is async: remote providers are HTTP calls, and the offline recogniser
-runs in a worker thread. Failures raise one of the errors below (or
+runs in a worker thread. Failures raise one of the domain errors below (or
 `utter.audio.AudioError` when the offline recogniser cannot read the upload), each
-with a message meant for the user; docs/audio.md maps them to HTTP statuses.
+with a message meant for the user; docs/audio.md says what the API answers for each.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from utter.errors import Unavailable, Unprocessable, UpstreamFailed
 from utter.languages import AUTO, CODES
 
 
@@ -26,20 +27,21 @@ class Transcript:
     duration_seconds: float | None = None
 
 
-class TranscriptionError(Exception):
-    """The provider failed or answered nonsense (the API's 502)."""
+class TranscriptionError(UpstreamFailed):
+    """The provider failed or answered nonsense. `failure` is what went wrong, in the
+    provider's words; the message puts it in the sentence the user reads."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class UnsupportedLanguageError(TranscriptionError):
-    """The provider cannot transcribe this language (the API's 422)."""
+    def __init__(self, failure: str) -> None:
+        super().__init__(f"Transcription request failed: {failure}")
+        self.failure = failure
 
 
-class TranscriptionDisabled(TranscriptionError):
-    """Transcription is off on this server (the API's 503)."""
+class UnsupportedLanguageError(Unprocessable):
+    """The provider cannot transcribe this language."""
+
+
+class TranscriptionDisabled(Unavailable):
+    """Transcription is off on this server (until an operator turns it on: no retry)."""
 
     def __init__(self) -> None:
         super().__init__("Transcription is not configured on this server.")

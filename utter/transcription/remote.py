@@ -2,7 +2,8 @@
 
 Both speak the same request: POST {server}/v1/audio/transcriptions, multipart
 `model`, `file` and (when known) a `language` code, with `Authorization: Bearer
-<key>`. Unlike the original, every call has a time limit.
+<key>`. Every call has a time limit, so a provider that never answers cannot hold
+a request (and its upload) open.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ DEFAULT_BASE_URLS: dict[str, str] = {
 DEFAULT_MODELS: dict[str, str] = {"mistral": "voxtral-mini-2602", "openai": "whisper-1"}
 _LABELS: dict[str, str] = {"mistral": "Mistral", "openai": "OpenAI-compatible"}
 
-# Voxtral's documented languages (spec §6); Whisper-style servers take every code we know.
+# Voxtral's documented languages (Mistral's API reference); Whisper-style servers take
+# every code we know.
 _MISTRAL_CODES = ("zh", "en", "ja", "ko", "de", "fr", "ru", "pt", "es", "it")
 
 MAX_ERROR_CHARS = 300
@@ -92,8 +94,8 @@ class RemoteTranscriber:
 
     @property
     def enabled(self) -> bool:
-        # Mistral always needs a key (spec §6). An OpenAI-compatible server on our own
-        # network may not, so naming its URL is enough.
+        # Mistral's API refuses every call without a key. An OpenAI-compatible server on
+        # our own network may not need one, so naming its URL is enough.
         if self._provider == "mistral":
             return self._api_key is not None
         return self._api_key is not None or self._explicit_server
