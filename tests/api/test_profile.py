@@ -6,12 +6,12 @@ import uuid
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from tests.support.api import ApiUser, sign_up
 from tests.support.postgres import free_port
 from utter.db import Database
+from utter.db.pool import DatabaseUnavailable
 from utter.errors import Invalid
 from utter.services import profiles
 from utter.services.profiles import parse_profile_update
@@ -185,9 +185,9 @@ async def test_database_errors_reach_the_common_handlers_unchanged() -> None:
     down = Database(f"postgresql://nobody@127.0.0.1:{free_port()}/none", timeout=0.5)
     await down.open(wait=False)
     try:
-        with pytest.raises(psycopg.OperationalError):
+        with pytest.raises(DatabaseUnavailable):
             await profiles.load_profile(down, uuid.uuid4())
-        with pytest.raises(psycopg.OperationalError):
+        with pytest.raises(DatabaseUnavailable):
             await profiles.update_profile(down, uuid.uuid4(), {"display_name": "Ada"})
     finally:
         await down.close()

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from utter.api.errors import http_headers, http_status
-from utter.errors import Invalid, LimitReached, Unprocessable, UtterError
+from utter.errors import Invalid, LimitReached, Unavailable, Unprocessable, UtterError
 
 API_VERSION_HEADER = "X-Supabase-Api-Version"
 API_VERSION_2024 = "2024-01-01"
@@ -107,6 +107,10 @@ class GoTrueRoute(APIRoute):
         async def gotrue_handler(request: Request) -> Response:
             try:
                 return await handler(request)
+            except Unavailable:
+                # Auth never refuses with an outage of its own; a lost database or CPU
+                # pool gets the common 503 `{"detail"}` answer with its Retry-After.
+                raise
             except UtterError as exc:
                 return error_response(request, exc)
 
