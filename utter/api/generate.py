@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from utter.api.context import StudioDep
 from utter.api.deps import CurrentUser, DatabaseDep
 from utter.api.forms import Body, Text
-from utter.services.generate import submit_generation
+from utter.services.generate import GenerationStarted, submit_generation
 
 router = APIRouter(tags=["generation"])
 
@@ -21,20 +18,12 @@ class GenerateIn(Body):
     language: Text = None
 
 
-class GenerateOut(BaseModel):
-    task_id: UUID
-    status: str
-    is_long_running: bool
-    estimated_duration_minutes: float
-    generation_id: UUID
-
-
 @router.post("/generate")
 async def generate(
     body: GenerateIn, user: CurrentUser, db: DatabaseDep, studio: StudioDep
-) -> GenerateOut:
+) -> GenerationStarted:
     """Queue speech in a saved voice; poll GET /api/tasks/{task_id} for progress."""
-    out = await submit_generation(
+    return await submit_generation(
         db,
         studio.queue,
         user_id=user.id,
@@ -43,4 +32,3 @@ async def generate(
         language=body.language,
         rules=studio.generation_rules,
     )
-    return GenerateOut(**out)

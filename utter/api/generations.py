@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse
@@ -12,39 +10,18 @@ from pydantic import BaseModel
 
 from utter.api.context import BaseUrl, StudioDep
 from utter.api.deps import CurrentUser, DatabaseDep
-from utter.api.forms import page_params, parse_id
+from utter.api.forms import page_params, pagination
 from utter.api.models import Ok, Pagination
+from utter.api.owned import OwnedGeneration, OwnedGenerationToRegenerate
 from utter.services import generations as service
+from utter.services.generations import Generation, Regeneration
 
 router = APIRouter(tags=["generations"])
 
 
-class GenerationOut(BaseModel):
-    id: UUID
-    voice_id: UUID | None
-    voice_name: str | None
-    text: str
-    audio_path: str
-    duration_seconds: float | None
-    language: str
-    status: str
-    generation_time_seconds: float | None
-    error_message: str | None
-    created_at: datetime
-    completed_at: datetime | None
-    peaks: list[float] | None
-
-
 class GenerationList(BaseModel):
-    generations: list[GenerationOut]
+    generations: list[Generation]
     pagination: Pagination
-
-
-class RegenerateOut(BaseModel):
-    voice_id: UUID
-    text: str
-    language: str
-    redirect_url: str
 
 
 @router.get("/generations")
@@ -57,7 +34,7 @@ async def list_generations(
     status: Annotated[str | None, Query()] = None,
 ) -> GenerationList:
     page_no, size = page_params(page, per_page)
-    out = await service.list_generations(
+    found, total = await service.list_generations(
         db,
         user_id=user.id,
         page=page_no,
@@ -65,14 +42,13 @@ async def list_generations(
         search=(search or "").strip() or None,
         status=(status or "").strip() or None,
     )
-    return GenerationList(**out)
+    return GenerationList(generations=found, pagination=pagination(page_no, size, total))
 
 
 @router.get("/generations/{generation_id}/audio", status_code=302, response_class=RedirectResponse)
 async def generation_audio(
-    generation_id: str,
+    generation: OwnedGeneration,
     user: CurrentUser,
-    db: DatabaseDep,
     studio: StudioDep,
     base_url: BaseUrl,
     format: Annotated[str, Query(description="wav (default), mp3 or opus")] = "wav",
@@ -80,11 +56,10 @@ async def generation_audio(
 ) -> RedirectResponse:
     """302 to a signed URL of the audio, transcoded to MP3 or Opus on request."""
     url = await service.audio_url(
-        db,
         studio.storage,
         studio.cpu,
+        generation,
         user_id=user.id,
-        generation_id=parse_id(generation_id, "Generation not found."),
         fmt=format.lower(),
         download=download,
         base_url=base_url,
@@ -94,21 +69,13 @@ async def generation_audio(
 
 @router.delete("/generations/{generation_id}")
 async def delete_generation(
-    generation_id: str, user: CurrentUser, db: DatabaseDep, studio: StudioDep
+    generation: OwnedGeneration, user: CurrentUser, db: DatabaseDep, studio: StudioDep
 ) -> Ok:
-    await service.delete_generation(
-        db,
-        studio.storage,
-        user_id=user.id,
-        generation_id=parse_id(generation_id, "Generation not found."),
-    )
+    await service.delete_generation(db, studio.storage, generation, user_id=user.id)
     return Ok()
 
 
 @router.post("/generations/{generation_id}/regenerate")
-async def regenerate(generation_id: str, user: CurrentUser, db: DatabaseDep) -> RegenerateOut:
+async def regenerate(generation: OwnedGenerationToRegenerate) -> Regeneration:
     """The inputs of a generation, to prefill the Generate page."""
-    out = await service.regenerate(
-        db, user_id=user.id, generation_id=parse_id(generation_id, "Generation not found")
-    )
-    return RegenerateOut(**out)
+    return service.regenerate(generation)

@@ -18,18 +18,18 @@ from uuid import UUID
 
 import procrastinate
 from psycopg import errors as pg_errors
+from pydantic import BaseModel
 
 from utter.db import Database
 from utter.db.queries import tasks as task_q
 from utter.db.queries import voices as voice_q
 from utter.db.queries.locks import lock_user
-from utter.errors import ApiError
+from utter.errors import Conflict, Invalid, NotFound
 from utter.jobs.queue import defer
 from utter.languages import AUTO
+from utter.limits import DESIGN_INSTRUCT_MAX, DESIGN_TEXT_MAX, GENERATION_TEXT_MAX
 from utter.services.usage import count_characters
 
-MAX_TEXT = 10_000
-MAX_DESIGN_TEXT = 500
 BUSY = "A generation is already in progress. Please wait for it to finish before starting another."
 
 
@@ -49,23 +49,81 @@ class GenerationRules:
     daily_characters: int = 0  # 0: no limit
 
 
+class GenerationStarted(BaseModel):
+    """A queued generation: follow its task for progress, then play the generation."""
+
+    task_id: UUID
+    status: str
+    is_long_running: bool
+    estimated_duration_minutes: float
+    generation_id: UUID
+
+
 def estimated_minutes(text: str) -> float:
     return max(0.1, round(len(text) / 375, 1))
 
 
-def _parse_voice_id(raw: str | None) -> UUID:
-    if raw is None:
-        raise ApiError(400, "Please select a voice")
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise ApiError(400, "Invalid voice_id") from None
-
-
 def check_language(language: str, supported: tuple[str, ...]) -> None:
-    # §9.1.9: the original advertised languages its engine then rejected.
+    # Only what the configured engine really speaks: a language offered and then refused
+    # by the engine would fail the job long after the request was accepted.
     if language not in supported:
-        raise ApiError(400, f"Language {language} is not supported by this server.")
+        raise Invalid(f"Language {language} is not supported by this server.")
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What POST /api/generate asks for, checked."""
+
+    voice_id: UUID
+    text: str
+    language: str
+
+
+def check_generation(
+    voice_id: str | None, text: str | None, language: str | None, rules: GenerationRules
+) -> GenerationRequest:
+    """The request's own rules, in the order clients see their messages; no language
+    means the engine chooses (Auto)."""
+    if voice_id is None:
+        raise Invalid("Please select a voice")
+    try:
+        parsed_voice = UUID(voice_id)
+    except ValueError:
+        raise Invalid("Invalid voice_id") from None
+    if text is None:
+        raise Invalid("Please enter text to speak")
+    if len(text) > GENERATION_TEXT_MAX:
+        raise Invalid(f"Text cannot exceed {GENERATION_TEXT_MAX} characters")
+    language = language or AUTO
+    check_language(language, rules.languages)
+    return GenerationRequest(voice_id=parsed_voice, text=text, language=language)
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    """What a design preview asks for, checked."""
+
+    text: str
+    instruct: str
+    language: str
+
+
+def check_preview(
+    text: str | None, language: str | None, instruct: str | None, rules: GenerationRules
+) -> PreviewRequest:
+    """A design preview's rules, in the order clients see their messages."""
+    if text is None:
+        raise Invalid("Preview text is required.")
+    if len(text) > DESIGN_TEXT_MAX:
+        raise Invalid(f"Preview text must be {DESIGN_TEXT_MAX} characters or less.")
+    if instruct is None:
+        raise Invalid("Voice description is required.")
+    if len(instruct) > DESIGN_INSTRUCT_MAX:
+        raise Invalid(f"Voice description must be {DESIGN_INSTRUCT_MAX} characters or less.")
+    if language is None:
+        raise Invalid("Language is required.")
+    check_language(language, rules.design_languages)
+    return PreviewRequest(text=text, instruct=instruct, language=language)
 
 
 async def submit_generation(
@@ -77,61 +135,55 @@ async def submit_generation(
     text: str | None,
     language: str | None,
     rules: GenerationRules,
-) -> dict[str, Any]:
-    voice_id = _parse_voice_id(voice_id_raw)
-    if text is None:
-        raise ApiError(400, "Please enter text to speak")
-    if len(text) > MAX_TEXT:
-        raise ApiError(400, f"Text cannot exceed {MAX_TEXT} characters")
-    language = language or AUTO
-    check_language(language, rules.languages)
+) -> GenerationStarted:
+    req = check_generation(voice_id_raw, text, language, rules)
 
     async with db.as_user(user_id) as conn:
-        voice = await voice_q.get(conn, voice_id)
+        voice = await voice_q.get(conn, req.voice_id)
     if voice is None:
-        raise ApiError(404, "Voice not found")
+        raise NotFound("Voice not found")
     if not voice["reference_transcript"]:
-        raise ApiError(
-            400,
-            "This voice has no reference transcript. Re-clone with a transcript to use it.",
+        raise Invalid(
+            "This voice has no reference transcript. Re-clone with a transcript to use it."
         )
     if not voice["reference_object_key"]:
-        raise ApiError(400, "Voice has no reference audio.")
+        raise Invalid("Voice has no reference audio.")
 
     metadata = {
-        "voice_id": str(voice_id),
+        "voice_id": str(req.voice_id),
         "voice_name": voice["name"],
-        "text_length": len(text),
-        "text_preview": text[:50] + ("..." if len(text) > 50 else ""),
-        "language": language,
-        "estimated_duration_minutes": estimated_minutes(text),
+        "text_length": len(req.text),
+        "text_preview": req.text[:50] + ("..." if len(req.text) > 50 else ""),
+        "language": req.language,
+        "estimated_duration_minutes": estimated_minutes(req.text),
     }
     try:
         async with db.as_service() as conn:
             await lock_user(conn, "generate", user_id)
-            if await task_q.count_active_generations(conn, user_id) >= rules.max_active:
-                raise ApiError(409, BUSY)
+            if await task_q.count_active(conn, user_id, "generate") >= rules.max_active:
+                raise Conflict(BUSY)
             ids = await task_q.create_generation_task(
                 conn,
                 user_id=user_id,
-                voice_id=voice_id,
-                text=text,
-                language=language,
+                voice_id=req.voice_id,
+                text=req.text,
+                language=req.language,
                 metadata=metadata,
             )
-            await count_characters(conn, user_id, len(text), rules.daily_characters)
+            await count_characters(conn, user_id, len(req.text), rules.daily_characters)
             priority = await task_q.queue_priority(conn, user_id, ids["task_id"])
             job_id = await defer(queue, conn, "generate", ids["task_id"], priority=priority)
             await task_q.set_queue_job(conn, ids["task_id"], job_id)
     except pg_errors.UniqueViolation:
-        raise ApiError(409, BUSY) from None
-    return {
-        "task_id": ids["task_id"],
-        "status": "processing",
-        "is_long_running": True,
-        "estimated_duration_minutes": metadata["estimated_duration_minutes"],
-        "generation_id": ids["generation_id"],
-    }
+        # The schema's one-active-generation index: a race the lock did not see (limit 1).
+        raise Conflict(BUSY) from None
+    return GenerationStarted(
+        task_id=ids["task_id"],
+        status="processing",
+        is_long_running=True,
+        estimated_duration_minutes=estimated_minutes(req.text),
+        generation_id=ids["generation_id"],
+    )
 
 
 async def submit_design_preview(
@@ -144,30 +196,18 @@ async def submit_design_preview(
     instruct: str | None,
     rules: GenerationRules,
 ) -> dict[str, Any]:
-    if text is None:
-        raise ApiError(400, "Preview text is required.")
-    if len(text) > MAX_DESIGN_TEXT:
-        raise ApiError(400, "Preview text must be 500 characters or less.")
-    if instruct is None:
-        raise ApiError(400, "Voice description is required.")
-    if len(instruct) > MAX_DESIGN_TEXT:
-        raise ApiError(400, "Voice description must be 500 characters or less.")
-    if language is None:
-        raise ApiError(400, "Language is required.")
-    check_language(language, rules.design_languages)
+    req = check_preview(text, language, instruct, rules)
     async with db.as_service() as conn:
         await lock_user(conn, "design", user_id)
-        if (
-            await task_q.count_active_design_previews(conn, user_id)
-            >= rules.max_active_design_previews
-        ):
-            raise ApiError(409, design_busy(rules.max_active_design_previews))
+        active = await task_q.count_active(conn, user_id, "design_preview")
+        if active >= rules.max_active_design_previews:
+            raise Conflict(design_busy(rules.max_active_design_previews))
         # The preview's text is spoken like any generation's, so it counts the same.
-        await count_characters(conn, user_id, len(text), rules.daily_characters)
+        await count_characters(conn, user_id, len(req.text), rules.daily_characters)
         task_id = await task_q.create_design_task(
             conn,
             user_id=user_id,
-            metadata={"text": text, "language": language, "instruct": instruct},
+            metadata={"text": req.text, "language": req.language, "instruct": req.instruct},
         )
         priority = await task_q.queue_priority(conn, user_id, task_id)
         job_id = await defer(queue, conn, "design_preview", task_id, priority=priority)

@@ -2,38 +2,64 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 from urllib.parse import quote
 from uuid import UUID
 
-from utter.api.forms import pagination
+from pydantic import BaseModel, PrivateAttr
+
 from utter.audio.convert import OUTPUT_FORMATS, Compressed, transcode
 from utter.cpu import CpuPool
 from utter.db import Database
 from utter.db.queries import generations as q
-from utter.errors import ApiError
+from utter.errors import Invalid, NotFound
 from utter.storage import Storage
 from utter.storage.base import require_owned_key
 
 BUCKET = "generations"
+NOT_FOUND = "Generation not found."
 
 
-def generation_view(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "voice_id": row["voice_id"],
-        "voice_name": row.get("voice_name"),
-        "text": row["text"],
-        "audio_path": f"/api/generations/{row['id']}/audio",
-        "duration_seconds": row["duration_seconds"],
-        "language": row["language"],
-        "status": row["status"],
-        "generation_time_seconds": row["generation_time_seconds"],
-        "error_message": row["error_message"],
-        "created_at": row["created_at"],
-        "completed_at": row["completed_at"],
-        "peaks": row["peaks"],
-    }
+class Generation(BaseModel):
+    """A generation as its owner sees it (the history, and what its routes act on)."""
+
+    id: UUID
+    voice_id: UUID | None
+    voice_name: str | None
+    text: str
+    audio_path: str
+    duration_seconds: float | None
+    language: str
+    status: str
+    generation_time_seconds: float | None
+    error_message: str | None
+    created_at: datetime
+    completed_at: datetime | None
+    peaks: list[float] | None
+    # Where its WAV is stored: what downloads and deletion act on; never shown to clients.
+    _audio_key: str | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Generation:
+        generation = cls.model_validate(
+            {**row, "audio_path": f"/api/generations/{row['id']}/audio"}
+        )
+        generation._audio_key = row["audio_object_key"]
+        return generation
+
+    @property
+    def audio_key(self) -> str | None:
+        return self._audio_key
+
+
+class Regeneration(BaseModel):
+    """The inputs of a generation, to prefill the Generate page."""
+
+    voice_id: UUID
+    text: str
+    language: str
+    redirect_url: str
 
 
 async def list_generations(
@@ -44,16 +70,21 @@ async def list_generations(
     per_page: int,
     search: str | None,
     status: str | None,
-) -> dict[str, Any]:
+) -> tuple[list[Generation], int]:
+    """One page of the caller's generations, newest first, and how many there are in all."""
     status = None if status in (None, "", "all") else status
     async with db.as_user(user_id) as conn:
         rows, total = await q.list_page(
             conn, search=search, status=status, limit=per_page, offset=(page - 1) * per_page
         )
-    return {
-        "generations": [generation_view(r) for r in rows],
-        "pagination": pagination(page, per_page, total),
-    }
+    return [Generation.from_row(r) for r in rows], total
+
+
+async def find_generation(db: Database, *, user_id: UUID, generation_id: UUID) -> Generation | None:
+    """The generation, read under RLS as `user_id`: None when missing or someone else's."""
+    async with db.as_user(user_id) as conn:
+        row = await q.get(conn, generation_id)
+    return None if row is None else Generation.from_row(row)
 
 
 def variant_key(wav_key: str, fmt: str) -> str:
@@ -62,25 +93,21 @@ def variant_key(wav_key: str, fmt: str) -> str:
 
 
 async def audio_url(
-    db: Database,
     storage: Storage,
     cpu: CpuPool,
+    generation: Generation,
     *,
     user_id: UUID,
-    generation_id: UUID,
     fmt: str,
     download: bool,
     base_url: str,
 ) -> str:
+    """A signed URL of the caller's generation's audio in `fmt` (wav, mp3 or opus)."""
     if fmt not in OUTPUT_FORMATS:
-        raise ApiError(400, "Format must be wav, mp3 or opus.")
-    async with db.as_user(user_id) as conn:
-        row = await q.get(conn, generation_id)
-    if row is None:
-        raise ApiError(404, "Generation not found.")
-    key = row["audio_object_key"]
+        raise Invalid("Format must be wav, mp3 or opus.")
+    key = generation.audio_key
     if not key:
-        raise ApiError(404, "Generation audio not available.")
+        raise NotFound("Generation audio not available.")
     # Signing checks this too, but a transcode reads the object before anything is signed.
     require_owned_key(key, user_id)
     if fmt != "wav":
@@ -90,41 +117,36 @@ async def audio_url(
             wav = await storage.read(BUCKET, wav_key)
             data = await cpu.run(transcode, wav, cast(Compressed, fmt))
             await storage.put(BUCKET, key, data, OUTPUT_FORMATS[fmt].content_type, owner=user_id)
-    name = f"utter-{generation_id}.{OUTPUT_FORMATS[fmt].extension}" if download else None
+    name = f"utter-{generation.id}.{OUTPUT_FORMATS[fmt].extension}" if download else None
     return await storage.signed_download_url(
         BUCKET, key, user_id=user_id, base_url=base_url, download_name=name
     )
 
 
 async def delete_generation(
-    db: Database, storage: Storage, *, user_id: UUID, generation_id: UUID
+    db: Database, storage: Storage, generation: Generation, *, user_id: UUID
 ) -> None:
-    async with db.as_user(user_id) as conn:
-        row = await q.get(conn, generation_id)
-    if row is None:
-        raise ApiError(404, "Generation not found.")
-    key = row["audio_object_key"]
+    """Delete the caller's generation and every stored copy of its audio."""
+    key = generation.audio_key
     if key and key.startswith(f"{user_id}/"):
         for k in (key, *(variant_key(key, f) for f in ("mp3", "opus"))):
             await storage.delete(BUCKET, k)
     async with db.as_user(user_id) as conn:
-        if not await q.delete(conn, generation_id, user_id):
-            raise ApiError(404, "Generation not found.")
+        if not await q.delete(conn, generation.id, user_id):
+            # Deleted by a concurrent request since it was read.
+            raise NotFound(NOT_FOUND)
 
 
-async def regenerate(db: Database, *, user_id: UUID, generation_id: UUID) -> dict[str, Any]:
-    async with db.as_user(user_id) as conn:
-        row = await q.get(conn, generation_id)
-    if row is None:
-        raise ApiError(404, "Generation not found")
-    if row["voice_id"] is None:
-        raise ApiError(400, "Generation has no voice_id.")
-    return {
-        "voice_id": row["voice_id"],
-        "text": row["text"],
-        "language": row["language"],
-        "redirect_url": (
-            f"/generate?voice={row['voice_id']}&text={quote(row['text'], safe='')}"
-            f"&language={quote(row['language'], safe='')}"
+def regenerate(generation: Generation) -> Regeneration:
+    """What the Generate page needs to make the generation again."""
+    if generation.voice_id is None:
+        raise Invalid("Generation has no voice_id.")
+    return Regeneration(
+        voice_id=generation.voice_id,
+        text=generation.text,
+        language=generation.language,
+        redirect_url=(
+            f"/generate?voice={generation.voice_id}&text={quote(generation.text, safe='')}"
+            f"&language={quote(generation.language, safe='')}"
         ),
-    }
+    )

@@ -1,7 +1,7 @@
-"""Tasks as users see them: progress, results, cancel and delete.
+"""Tasks as their owners see them: progress, results, cancel and delete.
 
-Unlike the original, reading a task changes nothing but its poll counter: work
-is done by workers, not by whoever polls (spec §2.4 is replaced by the queue).
+Reading a task changes nothing but its poll counter: queue workers do the work, never
+whoever polls, so a slow, absent or eager poller can neither stall nor repeat it.
 """
 
 from __future__ import annotations
@@ -11,101 +11,149 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from pydantic import BaseModel
+
 from utter.db import Database
 from utter.db.queries import tasks as q
-from utter.errors import ApiError
+from utter.errors import Invalid, UtterError
 from utter.storage import Storage
 
 log = logging.getLogger(__name__)
 
+Row = dict[str, Any]
 
-def _elapsed(row: dict[str, Any]) -> float:
+
+class Task(BaseModel):
+    """A task as its owner sees it (the task dock, one task's progress).
+
+    `result` is the only field with a default: one task's JSON leaves it out until there is
+    a result (clients test for the key), so everything else is always set explicitly."""
+
+    id: UUID
+    type: str
+    status: str
+    result: dict[str, Any] | None = None
+    error: str | None
+    # Always null: kept so that clients written for the hosted engine's progress still parse.
+    modal_status: str | None
+    modal_elapsed_seconds: float | None
+    modal_poll_count: int
+    chunks_done: int
+    chunks_total: int | None
+    elapsed_seconds: float
+    created_at: datetime
+    completed_at: datetime | None
+    generation_id: UUID | None
+    voice_id: UUID | None
+    metadata: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: Row) -> Task:
+        """The task as stored; its result has no `audio_url` yet (see `with_audio_url`)."""
+        fields: dict[str, Any] = {
+            "id": row["id"],
+            "type": row["type"],
+            "status": row["status"],
+            "error": row["error"],
+            "modal_status": None,
+            "modal_elapsed_seconds": None,
+            "modal_poll_count": row["modal_poll_count"],
+            "chunks_done": row["chunks_done"],
+            "chunks_total": row["chunks_total"],
+            "elapsed_seconds": _elapsed(row),
+            "created_at": row["created_at"],
+            "completed_at": row["completed_at"],
+            "generation_id": row["generation_id"],
+            "voice_id": row["voice_id"],
+            "metadata": row["metadata"],
+        }
+        if row["result"]:
+            fields["result"] = dict(row["result"])
+        return cls(**fields)
+
+    @property
+    def preview_key(self) -> str | None:
+        """The stored clip of a design preview not yet saved as a voice."""
+        if self.type != "design_preview" or not self.result:
+            return None
+        key = self.result.get("object_key")
+        return key if isinstance(key, str) and key else None
+
+
+def _elapsed(row: Row) -> float:
     end: datetime = row["completed_at"] or datetime.now(UTC)
     start: datetime = row["created_at"]
     return round(max(0.0, (end - start).total_seconds()), 1)
 
 
-async def task_view(row: dict[str, Any], storage: Storage, *, base_url: str) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "id": row["id"],
-        "type": row["type"],
-        "status": row["status"],
-        "error": row["error"],
-        "modal_status": None,
-        "modal_elapsed_seconds": None,
-        "modal_poll_count": row["modal_poll_count"],
-        "chunks_done": row["chunks_done"],
-        "chunks_total": row["chunks_total"],
-        "elapsed_seconds": _elapsed(row),
-        "created_at": row["created_at"],
-        "completed_at": row["completed_at"],
-        "generation_id": row["generation_id"],
-        "voice_id": row["voice_id"],
-        "metadata": row["metadata"],
-    }
-    result = dict(row["result"]) if row["result"] else None
-    if row["status"] == "completed" and result is not None:
-        if row["type"] == "design_preview" and result.get("object_key"):
-            try:
-                result["audio_url"] = await storage.signed_download_url(
-                    "references", result["object_key"], user_id=row["user_id"], base_url=base_url
-                )
-            except Exception:
-                # As the spec: a URL that cannot be signed is simply omitted.
-                log.exception("could not sign preview for task %s", row["id"])
-        elif row["generation_id"] is not None:
-            result["audio_url"] = f"/api/generations/{row['generation_id']}/audio"
-    if result is not None:
-        view["result"] = result
-    return view
+async def with_audio_url(task: Task, storage: Storage, *, user_id: UUID, base_url: str) -> Task:
+    """The task with a link to its audio in `result`, once it is completed: a signed URL of
+    a design preview's clip, or the generation's audio route."""
+    if task.status != "completed" or task.result is None:
+        return task
+    result = dict(task.result)
+    if task.preview_key is not None:
+        try:
+            result["audio_url"] = await storage.signed_download_url(
+                "references", task.preview_key, user_id=user_id, base_url=base_url
+            )
+        except UtterError as exc:
+            # Storage refuses a key it will not sign (outside the owner's folder, malformed).
+            # The task is still worth showing without its link, rather than failing the whole
+            # dock; anything else is a bug and surfaces as one.
+            log.warning("could not sign preview for task %s: %s", task.id, exc.message)
+    elif task.generation_id is not None:
+        result["audio_url"] = f"/api/generations/{task.generation_id}/audio"
+    return task.model_copy(update={"result": result})
 
 
-async def get_task(db: Database, *, user_id: UUID, task_id: UUID) -> dict[str, Any]:
+async def find_task(db: Database, *, user_id: UUID, task_id: UUID) -> Task | None:
+    """The task, read under RLS as `user_id`: None when it is missing or someone else's."""
     async with db.as_user(user_id) as conn:
         row = await q.get(conn, task_id)
-    if row is None:
-        raise ApiError(404, "Task not found.")
+    return None if row is None else Task.from_row(row)
+
+
+async def read_task(
+    db: Database, storage: Storage, task: Task, *, user_id: UUID, base_url: str
+) -> Task:
+    """One poll of the caller's task: counted, and answered with its audio link."""
     async with db.as_service() as conn:
-        count = await q.increment_poll_count(conn, task_id, user_id)
+        count = await q.increment_poll_count(conn, task.id, user_id)
     if count is not None:
-        row["modal_poll_count"] = count
-    return row
+        task = task.model_copy(update={"modal_poll_count": count})
+    return await with_audio_url(task, storage, user_id=user_id, base_url=base_url)
 
 
-async def list_tasks(db: Database, *, user_id: UUID) -> list[dict[str, Any]]:
+async def list_tasks(db: Database, storage: Storage, *, user_id: UUID, base_url: str) -> list[Task]:
+    """The caller's active tasks and those finished in the last 24 hours, newest first."""
     async with db.as_user(user_id) as conn:
-        return await q.list_recent(conn)
+        rows = await q.list_recent(conn)
+    return [
+        await with_audio_url(Task.from_row(row), storage, user_id=user_id, base_url=base_url)
+        for row in rows
+    ]
 
 
-async def cancel_task(db: Database, *, user_id: UUID, task_id: UUID) -> dict[str, Any]:
-    async with db.as_user(user_id) as conn:
-        row = await q.get(conn, task_id)
-    if row is None:
-        raise ApiError(404, "Task not found.")
+async def cancel_task(db: Database, task: Task, *, user_id: UUID) -> None:
+    """Stop the caller's pending or processing task; refused when it has already ended.
+
+    The worker sees the cancellation at its next heartbeat and stops before its next chunk;
+    a job still waiting in the queue finds its task cancelled and exits."""
     async with db.as_service() as conn:
-        cancelled = await q.cancel(conn, task_id, user_id)
+        cancelled = await q.cancel(conn, task.id, user_id)
     if cancelled is None:
         async with db.as_user(user_id) as conn:
-            now = await q.get(conn, task_id)
-        status = now["status"] if now else row["status"]
-        raise ApiError(400, f"Cannot cancel task with status: {status}")
-    # The worker sees the cancellation at its next heartbeat and stops before its
-    # next chunk; a job still waiting in the queue finds its task cancelled and exits.
-    return {"cancelled": True, "task_id": task_id}
+            now = await q.get(conn, task.id)
+        status = now["status"] if now else task.status
+        raise Invalid(f"Cannot cancel task with status: {status}")
 
 
-async def delete_task(
-    db: Database, storage: Storage, *, user_id: UUID, task_id: UUID
-) -> dict[str, Any]:
-    async with db.as_user(user_id) as conn:
-        row = await q.get(conn, task_id)
-    if row is None:
-        raise ApiError(404, "Task not found.")
+async def delete_task(db: Database, storage: Storage, task: Task, *, user_id: UUID) -> None:
+    """Forget the caller's task, cancelling it first: a deleted task that was still running
+    would otherwise leave its generation processing forever."""
     async with db.as_service() as conn:
-        # §9.1.4: deleting an active task used to leave its generation processing forever.
-        await q.cancel(conn, task_id, user_id)
-        await q.delete(conn, task_id, user_id)
-    preview = (row["result"] or {}).get("object_key") if row["type"] == "design_preview" else None
-    if preview:
-        await storage.delete("references", preview)
-    return {"ok": True}
+        await q.cancel(conn, task.id, user_id)
+        await q.delete(conn, task.id, user_id)
+    if task.preview_key is not None:
+        await storage.delete("references", task.preview_key)

@@ -21,7 +21,7 @@ from utter.db import Database
 from utter.db.pool import Connection
 from utter.db.queries import usage as q
 from utter.db.queries.locks import lock_user
-from utter.errors import ApiError
+from utter.errors import LimitReached
 from utter.settings import Settings
 from utter.transcription.base import Transcript
 
@@ -52,28 +52,26 @@ def _amount(value: float) -> str:
 
 
 async def count_characters(conn: Connection, user_id: UUID, n: int, limit: int) -> None:
-    """Count `n` characters into the user's day, inside the caller's transaction; 429 when
-    that would pass `limit` (0: no limit)."""
+    """Count `n` characters into the user's day, inside the caller's transaction; refused
+    (LimitReached) when that would pass `limit` (0: no limit)."""
     if await q.add_characters(conn, user_id, n, limit or None):
         return
     used = (await q.today(conn, user_id))["characters"]
-    raise ApiError(
-        429,
+    raise LimitReached(
         f"This would go over your daily limit of {_amount(limit)} characters "
         f"({_amount(used)} used today, UTC). {_reset_phrase()}",
     )
 
 
 async def check_transcription(db: Database, user_id: UUID, limits: UsageLimits) -> None:
-    """Refuse (429) a transcription once the user's day has reached its limit."""
+    """Refuse (LimitReached) a transcription once the user's day has reached its limit."""
     limit = limits.daily_transcription_seconds
     if not limit:
         return
     async with db.as_service() as conn:
         used = float((await q.today(conn, user_id))["transcription_seconds"])
     if used >= limit:
-        raise ApiError(
-            429,
+        raise LimitReached(
             f"You have used your daily limit of {_amount(limit)} seconds of transcription "
             f"(UTC day). {_reset_phrase()}",
         )
@@ -110,14 +108,13 @@ async def reserve_upload(
     expires_at: datetime,
     limits: UsageLimits,
 ) -> None:
-    """Record a handed-out upload URL, or refuse (429) when the user already holds
+    """Record a handed-out upload URL, or refuse (LimitReached) when the user already holds
     `max_pending_uploads` that are neither finalized nor expired. Checked under a per-user
     advisory lock, so concurrent requests cannot pass the cap together."""
     async with db.as_service() as conn:
         await lock_user(conn, "upload", user_id)
         if await q.count_pending_uploads(conn, user_id) >= limits.max_pending_uploads:
-            raise ApiError(
-                429,
+            raise LimitReached(
                 f"You have {limits.max_pending_uploads} uploads waiting to be finished. "
                 "Finish one (or wait for its upload link to expire) before starting another.",
             )

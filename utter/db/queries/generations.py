@@ -11,6 +11,9 @@ from utter.db.queries.voices import like_pattern
 
 Row = dict[str, Any]
 
+_COLUMNS = "g.*, v.name as voice_name"
+_FROM = "from public.generations g left join public.voices v on v.id = g.voice_id"
+
 
 async def list_page(
     conn: Connection, *, search: str | None, status: str | None, limit: int, offset: int
@@ -26,16 +29,18 @@ async def list_page(
         params["status"] = status
     return await fetch_page(
         conn,
-        select="g.*, v.name as voice_name",
-        from_where="from public.generations g left join public.voices v on v.id = g.voice_id"
-        " where " + " and ".join(where),
+        select=_COLUMNS,
+        from_where=f"{_FROM} where " + " and ".join(where),
         order_by="g.created_at desc, g.id desc",
         params=params,
     )
 
 
 async def get(conn: Connection, generation_id: UUID) -> Row | None:
-    cur = await conn.execute("select * from public.generations where id = %s", (generation_id,))
+    """One generation with its voice's name, as the list has it."""
+    cur = await conn.execute(
+        f"select {_COLUMNS} {_FROM} where g.id = %s".encode(), (generation_id,)
+    )
     return await cur.fetchone()
 
 

@@ -9,7 +9,7 @@ exactly one of them wins; the loser sees zero rows and backs off.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
@@ -20,6 +20,7 @@ ACTIVE = ("pending", "processing")
 TERMINAL = ("completed", "failed", "cancelled")
 
 Row = dict[str, Any]
+TaskType = Literal["generate", "design_preview"]
 
 
 async def create_generation_task(
@@ -68,11 +69,12 @@ async def create_design_task(conn: Connection, *, user_id: UUID, metadata: dict[
     return task_id
 
 
-async def count_active_design_previews(conn: Connection, user_id: UUID) -> int:
+async def count_active(conn: Connection, user_id: UUID, task_type: TaskType) -> int:
+    """How many of the user's tasks of `task_type` are pending or processing."""
     cur = await conn.execute(
         "select count(*) as n from public.tasks"
-        " where user_id = %s and type = 'design_preview' and status in ('pending', 'processing')",
-        (user_id,),
+        " where user_id = %s and type = %s and status in ('pending', 'processing')",
+        (user_id, task_type),
     )
     row = await cur.fetchone()
     return int(row["n"]) if row else 0
@@ -376,16 +378,6 @@ async def release_preview_saving(conn: Connection, *, task_id: UUID, voice_id: U
         " where id = %s and result ->> 'voice_id' = %s::text",
         (task_id, voice_id),
     )
-
-
-async def count_active_generations(conn: Connection, user_id: UUID) -> int:
-    cur = await conn.execute(
-        "select count(*) as n from public.tasks"
-        " where user_id = %s and type = 'generate' and status in ('pending', 'processing')",
-        (user_id,),
-    )
-    row = await cur.fetchone()
-    return int(row["n"]) if row else 0
 
 
 async def is_processing(conn: Connection, task_id: UUID) -> bool:
