@@ -17,8 +17,11 @@ from tests.support import audio
 from tests.support.api import ApiUser, sign_up
 from tests.support.objects import make_voice
 from tests.support.server import app_settings
+from tests.support.users import make_user
 from utter.app import create_app
 from utter.db import Database
+from utter.errors import LimitReached
+from utter.services.usage import UsageLimits, check_transcription, count_characters
 
 
 @pytest.fixture
@@ -98,6 +101,7 @@ async def test_daily_character_limit_counts_generations_and_previews(
             "/api/voices/design/preview", json=preview("Twelve chars"), headers=user.headers
         )
         assert over.status_code == 429
+        assert "retry-after" not in over.headers  # waiting minutes would not help; a new day will
         assert over.json() == {
             "detail": "This would go over your daily limit of 40 characters (29 used today,"
             " UTC). The limit resets at midnight UTC."
@@ -119,6 +123,29 @@ async def test_daily_character_limit_counts_generations_and_previews(
     other = await sign_up(limited)
     daily = (await limited.get("/api/usage", headers=other.headers)).json()["daily"]
     assert daily["characters"] == {"used": 0, "limit": 40}
+
+
+async def test_the_daily_limits_refuse_with_a_domain_error_and_count_nothing(db: Database) -> None:
+    user = await make_user(db)
+    async with db.as_service() as conn:
+        await count_characters(conn, user.id, 30, 40)
+    with pytest.raises(LimitReached) as refused:
+        async with db.as_service() as conn:
+            await count_characters(conn, user.id, 11, 40)
+    assert refused.value.message.startswith("This would go over your daily limit of 40 characters")
+    assert refused.value.retry_after is None
+    async with db.as_service() as conn:
+        await count_characters(conn, user.id, 10, 40)  # the refused 11 were not counted
+
+    limits = UsageLimits(daily_transcription_seconds=1)
+    await check_transcription(db, user.id, limits)
+    async with db.as_service() as conn:
+        await conn.execute(
+            "update public.usage_daily set transcription_seconds = 1 where user_id = %s",
+            (user.id,),
+        )
+    with pytest.raises(LimitReached):
+        await check_transcription(db, user.id, limits)
 
 
 async def test_usage_without_limits_keeps_its_fields_and_reports_none(
