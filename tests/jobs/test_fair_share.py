@@ -1,5 +1,6 @@
 """Fair share between users with a real worker: one user's backlog does not block another
-user's first job, and concurrent saves of one design preview make one voice."""
+user's first job, and concurrent saves of one design preview make one voice; and the
+schema's backstop for one active generation per user."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ import pytest
 
 from tests.jobs.conftest import Studio
 from tests.support.api import ApiUser, sign_up
+from tests.support.objects import make_voice
 from tests.support.postgres import migrated_database
 from tests.support.server import app_settings
+from tests.support.users import make_user
 from utter.app import create_app
 from utter.db import Database
+from utter.db.pool import Connection
+from utter.db.queries import tasks as task_q
 from utter.engines.local import LocalEngine
 from utter.jobs.worker import run_worker
 
@@ -125,3 +130,38 @@ async def test_concurrent_saves_of_one_preview_make_exactly_one_voice(studio: St
             await conn.execute("select result from public.tasks where id = %s", (task["id"],))
         ).fetchone()
     assert row == {"result": {"voice_id": saved["id"]}}
+
+
+class Refused(Exception):
+    """What a caller raises to end the transaction the refused insert left aborted."""
+
+
+async def test_the_schemas_one_active_generation_index_is_a_refusal_not_an_error(
+    db: Database,
+) -> None:
+    """Past the advisory lock (a second process, a raised limit), the partial unique index
+    still keeps one active generation per user: the query answers None, and the
+    transaction it ran in writes nothing."""
+    user = await make_user(db)
+    voice = await make_voice(db, user.id)
+
+    async def create(conn: Connection) -> dict[str, Any] | None:
+        return await task_q.create_generation_task(
+            conn, user_id=user.id, voice_id=voice, text="Hello.", language="English", metadata={}
+        )
+
+    async with db.as_service() as conn:
+        assert await create(conn) is not None
+    with pytest.raises(Refused):
+        async with db.as_service() as conn:
+            assert await create(conn) is None
+            raise Refused
+    async with db.as_service() as conn:
+        row = await (
+            await conn.execute(
+                "select (select count(*) from public.tasks where user_id = %(u)s) as tasks,"
+                " (select count(*) from public.generations where user_id = %(u)s) as generations",
+                {"u": user.id},
+            )
+        ).fetchone()
+    assert row == {"tasks": 1, "generations": 1}

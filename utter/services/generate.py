@@ -17,7 +17,6 @@ from typing import Any
 from uuid import UUID
 
 import procrastinate
-from psycopg import errors as pg_errors
 from pydantic import BaseModel
 
 from utter.db import Database
@@ -157,26 +156,25 @@ async def submit_generation(
         "language": req.language,
         "estimated_duration_minutes": estimated_minutes(req.text),
     }
-    try:
-        async with db.as_service() as conn:
-            await lock_user(conn, "generate", user_id)
-            if await task_q.count_active(conn, user_id, "generate") >= rules.max_active:
-                raise Conflict(BUSY)
-            ids = await task_q.create_generation_task(
-                conn,
-                user_id=user_id,
-                voice_id=req.voice_id,
-                text=req.text,
-                language=req.language,
-                metadata=metadata,
-            )
-            await count_characters(conn, user_id, len(req.text), rules.daily_characters)
-            priority = await task_q.queue_priority(conn, user_id, ids["task_id"])
-            job_id = await defer(queue, conn, "generate", ids["task_id"], priority=priority)
-            await task_q.set_queue_job(conn, ids["task_id"], job_id)
-    except pg_errors.UniqueViolation:
-        # The schema's one-active-generation index: a race the lock did not see (limit 1).
-        raise Conflict(BUSY) from None
+    async with db.as_service() as conn:
+        await lock_user(conn, "generate", user_id)
+        if await task_q.count_active(conn, user_id, "generate") >= rules.max_active:
+            raise Conflict(BUSY)
+        ids = await task_q.create_generation_task(
+            conn,
+            user_id=user_id,
+            voice_id=req.voice_id,
+            text=req.text,
+            language=req.language,
+            metadata=metadata,
+        )
+        if ids is None:
+            # The schema's one-active-generation index: a race the lock did not see (limit 1).
+            raise Conflict(BUSY)
+        await count_characters(conn, user_id, len(req.text), rules.daily_characters)
+        priority = await task_q.queue_priority(conn, user_id, ids["task_id"])
+        job_id = await defer(queue, conn, "generate", ids["task_id"], priority=priority)
+        await task_q.set_queue_job(conn, ids["task_id"], job_id)
     return GenerationStarted(
         task_id=ids["task_id"],
         status="processing",

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 from uuid import UUID
 
+from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
 from utter.db.pool import Connection
@@ -21,6 +22,8 @@ TERMINAL = ("completed", "failed", "cancelled")
 
 Row = dict[str, Any]
 TaskType = Literal["generate", "design_preview"]
+# The partial unique index that allows one active generate task per user.
+ONE_ACTIVE_GENERATION = "idx_tasks_generate_one_active_per_user"
 
 
 async def create_generation_task(
@@ -31,27 +34,34 @@ async def create_generation_task(
     text: str,
     language: str,
     metadata: dict[str, Any],
-) -> Row:
-    """Insert the generation and its pending generate task; returns both ids."""
-    cur = await conn.execute(
-        """
-        with g as (
-          insert into public.generations (user_id, voice_id, text, language, status)
-          values (%(user_id)s, %(voice_id)s, %(text)s, %(language)s, 'processing')
-          returning id
+) -> Row | None:
+    """Insert the generation and its pending generate task; returns both ids. None: the
+    user already has an active generation (the schema's one-active index refused it); the
+    transaction is then aborted, and the caller must end it."""
+    try:
+        cur = await conn.execute(
+            """
+            with g as (
+              insert into public.generations (user_id, voice_id, text, language, status)
+              values (%(user_id)s, %(voice_id)s, %(text)s, %(language)s, 'processing')
+              returning id
+            )
+            insert into public.tasks (user_id, type, status, generation_id, voice_id, metadata)
+            select %(user_id)s, 'generate', 'pending', g.id, %(voice_id)s, %(metadata)s from g
+            returning id as task_id, generation_id
+            """,
+            {
+                "user_id": user_id,
+                "voice_id": voice_id,
+                "text": text,
+                "language": language,
+                "metadata": Jsonb(metadata),
+            },
         )
-        insert into public.tasks (user_id, type, status, generation_id, voice_id, metadata)
-        select %(user_id)s, 'generate', 'pending', g.id, %(voice_id)s, %(metadata)s from g
-        returning id as task_id, generation_id
-        """,
-        {
-            "user_id": user_id,
-            "voice_id": voice_id,
-            "text": text,
-            "language": language,
-            "metadata": Jsonb(metadata),
-        },
-    )
+    except pg_errors.UniqueViolation as exc:
+        if exc.diag.constraint_name != ONE_ACTIVE_GENERATION:
+            raise
+        return None
     row = await cur.fetchone()
     assert row is not None
     return row
