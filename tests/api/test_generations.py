@@ -1,22 +1,14 @@
-"""Generations over HTTP without a worker: the history's JSON, audio links, regenerate and
-delete, OwnedGeneration (the dependency those routes take their generation from), and the
-layering that keeps the service free of HTTP."""
+"""Generations and their tasks over HTTP without a worker: the JSON of the history, of one
+task and of the task dock; audio links, regenerate, cancel and delete."""
 
 from __future__ import annotations
 
-import ast
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import httpx
-import pytest
-from fastapi import FastAPI
 
 from tests.support.api import sign_up
-from tests.support.objects import make_generation, make_voice
-from utter.api.errors import install_error_handlers
-from utter.api.owned import OwnedGeneration
+from tests.support.objects import make_generation, make_task, make_voice
 from utter.db import Database
+from utter.db.queries import tasks as task_q
 
 GENERATION_KEYS = {
     "id",
@@ -33,7 +25,24 @@ GENERATION_KEYS = {
     "completed_at",
     "peaks",
 }
-ROOT = Path(__file__).resolve().parents[2]
+
+TASK_KEYS = {
+    "id",
+    "type",
+    "status",
+    "error",
+    "modal_status",
+    "modal_elapsed_seconds",
+    "modal_poll_count",
+    "chunks_done",
+    "chunks_total",
+    "elapsed_seconds",
+    "created_at",
+    "completed_at",
+    "generation_id",
+    "voice_id",
+    "metadata",
+}
 
 
 async def test_history_audio_regenerate_and_delete_answer_as_before(
@@ -100,55 +109,48 @@ async def test_a_failed_generation_without_a_voice_says_so(
     assert (again.status_code, again.json()) == (400, {"detail": "Generation has no voice_id."})
 
 
-@pytest.fixture
-async def probe(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """The app's auth and database behind one route that only takes an OwnedGeneration."""
-    probe = FastAPI()
-    for name in ("settings", "db", "auth"):
-        setattr(probe.state, name, getattr(app.state, name))
-    install_error_handlers(probe)
-
-    @probe.get("/probe/{generation_id}")
-    async def read(generation: OwnedGeneration) -> dict[str, str | None]:
-        return {"id": str(generation.id), "voice_name": generation.voice_name}
-
-    probe.mount("/", app)  # sign-up goes through to the real app
-    transport = httpx.ASGITransport(app=probe)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
-
-
-async def test_owned_generation_is_the_callers_own_with_its_voice_or_a_404(
-    probe: httpx.AsyncClient, db: Database
+async def test_one_task_leaves_result_out_until_it_has_one_and_the_dock_shows_null(
+    client: httpx.AsyncClient, db: Database
 ) -> None:
-    owner, other = await sign_up(probe), await sign_up(probe)
-    gid = await make_generation(db, owner.id, await make_voice(db, owner.id, name="Joe"))
-    mine = await probe.get(f"/probe/{gid}", headers=owner.headers)
-    assert mine.json() == {"id": str(gid), "voice_name": "Joe"}
-    for path in (f"/probe/{gid}", "/probe/not-a-uuid"):
-        response = await probe.get(path, headers=other.headers)
-        assert (response.status_code, response.json()) == (
-            404,
-            {"detail": "Generation not found."},
-        )
+    user = await sign_up(client)
+    task_id = await make_task(db, user.id)
+
+    one = (await client.get(f"/api/tasks/{task_id}", headers=user.headers)).json()
+    assert set(one) == TASK_KEYS  # no "result" key at all, not a null
+    assert (one["status"], one["modal_status"], one["modal_elapsed_seconds"]) == (
+        "processing",
+        None,
+        None,
+    )
+    assert one["modal_poll_count"] == 1  # reading a task counts the poll, and only that
+    (listed,) = (await client.get("/api/tasks", headers=user.headers)).json()["tasks"]
+    assert set(listed) == TASK_KEYS | {"result"} and listed["result"] is None
+
+    key = f"{user.id}/preview_{task_id}.wav"
+    async with db.as_service() as conn:
+        assert await task_q.complete_design(conn, task_id=task_id, object_key=key)
+    done = (await client.get(f"/api/tasks/{task_id}", headers=user.headers)).json()
+    assert set(done) == TASK_KEYS | {"result"}
+    assert done["result"]["object_key"] == key
+    assert done["result"]["audio_url"].startswith(
+        f"http://testserver/storage/v1/object/sign/references/{key}?token="
+    )
+    assert done["modal_poll_count"] == 2
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
-
-
-@pytest.mark.parametrize(
-    "module", ["generate", "generations", "tasks", "usage"], ids=lambda m: f"services/{m}"
-)
-def test_the_service_knows_nothing_of_http(module: str) -> None:
-    imported = _imports(ROOT / "utter" / "services" / f"{module}.py")
-    assert not {n for n in imported if n == "utter.api" or n.startswith("utter.api.")}
-    assert "utter.errors.ApiError" not in imported  # domain errors only
+async def test_cancel_answers_cancel_out_and_refuses_a_finished_task(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    user = await sign_up(client)
+    task_id = await make_task(db, user.id, status="pending")
+    cancelled = await client.post(f"/api/tasks/{task_id}/cancel", headers=user.headers)
+    assert cancelled.json() == {"cancelled": True, "task_id": str(task_id)}
+    again = await client.post(f"/api/tasks/{task_id}/cancel", headers=user.headers)
+    assert (again.status_code, again.json()) == (
+        400,
+        {"detail": "Cannot cancel task with status: cancelled"},
+    )
+    deleted = await client.delete(f"/api/tasks/{task_id}", headers=user.headers)
+    assert deleted.json() == {"ok": True}
+    gone = await client.get(f"/api/tasks/{task_id}", headers=user.headers)
+    assert (gone.status_code, gone.json()) == (404, {"detail": "Task not found."})

@@ -157,11 +157,10 @@ async def test_the_schemas_one_active_generation_index_is_a_refusal_not_an_error
             assert await create(conn) is None
             raise Refused
     async with db.as_service() as conn:
-        row = await (
-            await conn.execute(
-                "select (select count(*) from public.tasks where user_id = %(u)s) as tasks,"
-                " (select count(*) from public.generations where user_id = %(u)s) as generations",
-                {"u": user.id},
-            )
-        ).fetchone()
-    assert row == {"tasks": 1, "generations": 1}
+        tasks = await (
+            await conn.execute("select type from public.tasks where user_id = %s", (user.id,))
+        ).fetchall()
+        generations = await (
+            await conn.execute("select text from public.generations where user_id = %s", (user.id,))
+        ).fetchall()
+    assert (tasks, generations) == ([{"type": "generate"}], [{"text": "Hello."}])
