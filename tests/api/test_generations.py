@@ -109,6 +109,24 @@ async def test_a_failed_generation_without_a_voice_says_so(
     assert (again.status_code, again.json()) == (400, {"detail": "Generation has no voice_id."})
 
 
+async def test_a_wrong_generation_id_is_the_same_404_whatever_else_the_request_says(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    owner, other = await sign_up(client), await sign_up(client)
+    gid = await make_generation(db, owner.id)
+    for query in ({"format": "flac"}, {"download": "maybe"}):
+        for path in (f"/api/generations/{gid}/audio", "/api/generations/not-a-uuid/audio"):
+            response = await client.get(path, params=query, headers=other.headers)
+            assert (response.status_code, response.json()) == (
+                404,
+                {"detail": "Generation not found."},
+            ), (path, query)
+    mine = await client.get(
+        f"/api/generations/{gid}/audio", params={"download": "maybe"}, headers=owner.headers
+    )
+    assert mine.status_code == 400  # the owner is told what is wrong with the request
+
+
 async def test_one_task_leaves_result_out_until_it_has_one_and_the_dock_shows_null(
     client: httpx.AsyncClient, db: Database
 ) -> None:
