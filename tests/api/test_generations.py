@@ -112,8 +112,9 @@ async def test_a_failed_generation_without_a_voice_says_so(
 async def test_a_wrong_generation_id_is_the_same_404_whatever_else_the_request_says(
     client: httpx.AsyncClient, db: Database
 ) -> None:
-    owner, other = await sign_up(client), await sign_up(client)
+    owner = await sign_up(client)
     gid = await make_generation(db, owner.id)
+    other = await sign_up(client)
     for query in ({"format": "flac"}, {"download": "maybe"}):
         for path in (f"/api/generations/{gid}/audio", "/api/generations/not-a-uuid/audio"):
             response = await client.get(path, params=query, headers=other.headers)
