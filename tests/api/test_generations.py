@@ -3,6 +3,8 @@ task and of the task dock; audio links, regenerate, cancel and delete."""
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 
 from tests.support.api import sign_up
@@ -155,6 +157,22 @@ async def test_one_task_leaves_result_out_until_it_has_one_and_the_dock_shows_nu
         f"http://testserver/storage/v1/object/sign/references/{key}?token="
     )
     assert done["modal_poll_count"] == 2
+
+
+async def test_a_preview_storage_will_not_sign_is_shown_without_its_link(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    user = await sign_up(client)
+    task_id = await make_task(db, user.id)
+    foreign = f"{uuid.uuid4()}/preview_{task_id}.wav"  # outside the owner's folder
+    async with db.as_service() as conn:
+        assert await task_q.complete_design(conn, task_id=task_id, object_key=foreign)
+    for path in (f"/api/tasks/{task_id}", "/api/tasks"):
+        response = await client.get(path, headers=user.headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        task = body["tasks"][0] if "tasks" in body else body
+        assert task["result"] == {"object_key": foreign}
 
 
 async def test_cancel_answers_cancel_out_and_refuses_a_finished_task(
