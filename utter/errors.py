@@ -77,24 +77,6 @@ class Unavailable(UtterError):
     """Something we depend on is down for now; retry_after says when to try again."""
 
 
-class ApiError(Exception):
-    """Deprecated: being replaced by the domain errors above; do not use in new code."""
-
-    def __init__(self, status_code: int, detail: str, headers: dict[str, str] | None = None):
-        super().__init__(detail)
-        self.status_code = status_code
-        self.detail = detail
-        self.headers = headers
-
-
-def not_found(detail: str) -> ApiError:
-    return ApiError(404, detail)
-
-
-def bad_request(detail: str) -> ApiError:
-    return ApiError(400, detail)
-
-
 def text_problem(value: str) -> str | None:
     """Why Postgres could not store `value` as text, in plain words (None: it can). JSON
     may carry both a NUL (`\\u0000`) and half of a surrogate pair (`\\ud800`), which is no

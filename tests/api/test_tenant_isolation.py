@@ -32,7 +32,7 @@ from tests.support.objects import make_generation, make_task, make_voice
 from utter.api.deps import CurrentUser, DatabaseDep
 from utter.api.errors import install_error_handlers
 from utter.db import Database
-from utter.errors import ApiError, not_found
+from utter.errors import Forbidden, NotFound
 
 Make = Callable[[httpx.AsyncClient, Database, ApiUser], Awaitable[dict[str, str]]]
 
@@ -162,7 +162,7 @@ def _probe_router() -> APIRouter:
             cur = await conn.execute("select id, name from public.voices where id = %s", (id,))
             row = await cur.fetchone()
         if row is None:
-            raise not_found("Voice not found")
+            raise NotFound("Voice not found")
         return {"id": str(row["id"]), "name": row["name"]}
 
     @router.get("/leaky/{id}")
@@ -171,12 +171,12 @@ def _probe_router() -> APIRouter:
             cur = await conn.execute("select id, name from public.voices where id = %s", (id,))
             row = await cur.fetchone()
         if row is None:
-            raise not_found("Voice not found")
+            raise NotFound("Voice not found")
         return {"id": str(row["id"]), "name": row["name"]}
 
     @router.get("/forbidding/{id}")
     async def forbidding(id: UUID, user: CurrentUser) -> dict[str, Any]:
-        raise ApiError(403, f"Voice {id} belongs to someone else")
+        raise Forbidden(f"Voice {id} belongs to someone else")
 
     return router
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from utter.api.context import BaseUrl, StudioDep
@@ -14,7 +13,7 @@ from utter.api.forms import UPLOAD_FORM_LIMITS, Body, Text, reject_unstorable
 from utter.errors import Invalid
 from utter.services import design as design_service
 from utter.services.design import DesignedVoice
-from utter.services.generate import submit_design_preview
+from utter.services.generate import PreviewStarted, submit_design_preview
 
 router = APIRouter(tags=["design"])
 
@@ -25,11 +24,6 @@ class DesignPreviewIn(Body):
     instruct: Text = None
 
 
-class DesignPreviewOut(BaseModel):
-    task_id: UUID
-    status: str
-
-
 class DesignSaveIn(Body):
     task_id: Text = None
     name: Text = None
@@ -38,9 +32,9 @@ class DesignSaveIn(Body):
 @router.post("/voices/design/preview")
 async def design_preview(
     body: DesignPreviewIn, user: CurrentUser, db: DatabaseDep, studio: StudioDep
-) -> DesignPreviewOut:
+) -> PreviewStarted:
     """Queue a preview clip of a voice described in words."""
-    out = await submit_design_preview(
+    return await submit_design_preview(
         db,
         studio.queue,
         user_id=user.id,
@@ -49,7 +43,6 @@ async def design_preview(
         instruct=body.instruct,
         rules=studio.generation_rules,
     )
-    return DesignPreviewOut(**out)
 
 
 async def _multipart_save(

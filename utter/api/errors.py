@@ -19,7 +19,6 @@ from utter.db.pool import CONNECTION_LOST, DatabaseUnavailable
 from utter.errors import (
     INTERNAL_ERROR,
     NUL_MESSAGE,
-    ApiError,
     Conflict,
     Failed,
     Forbidden,
@@ -135,12 +134,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UtterError)
     async def _domain_error(_: Request, exc: UtterError) -> JSONResponse:
         return domain_response(exc)
-
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(
-            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -13,7 +13,6 @@ the job its fair-share queue priority (utter.jobs.queue).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
 import procrastinate
@@ -56,6 +55,13 @@ class GenerationStarted(BaseModel):
     is_long_running: bool
     estimated_duration_minutes: float
     generation_id: UUID
+
+
+class PreviewStarted(BaseModel):
+    """A queued design preview: follow its task; save the voice once it has finished."""
+
+    task_id: UUID
+    status: str
 
 
 def estimated_minutes(text: str) -> float:
@@ -193,7 +199,7 @@ async def submit_design_preview(
     language: str | None,
     instruct: str | None,
     rules: GenerationRules,
-) -> dict[str, Any]:
+) -> PreviewStarted:
     req = check_preview(text, language, instruct, rules)
     async with db.as_service() as conn:
         await lock_user(conn, "design", user_id)
@@ -210,4 +216,4 @@ async def submit_design_preview(
         priority = await task_q.queue_priority(conn, user_id, task_id)
         job_id = await defer(queue, conn, "design_preview", task_id, priority=priority)
         await task_q.set_queue_job(conn, task_id, job_id)
-    return {"task_id": task_id, "status": "pending"}
+    return PreviewStarted(task_id=task_id, status="pending")
