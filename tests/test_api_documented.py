@@ -83,8 +83,8 @@ def test_both_api_families_are_in_the_comparison(unstarted_app: FastAPI) -> None
 
 
 async def test_the_routes_outside_openapi_are_really_served(in_process: httpx.AsyncClient) -> None:
-    spec = await in_process.get("/openapi.json")
-    assert spec.status_code == 200 and "paths" in spec.json()
+    document = await in_process.get("/openapi.json")
+    assert document.status_code == 200 and "paths" in document.json()
     docs = await in_process.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
 

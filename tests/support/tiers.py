@@ -1,7 +1,8 @@
 """The three test tiers (docs/testing.md), decided here for every collected test.
 
-- `unit`: the fast tier. Rules tested in the process: no database, no server, no child
-  process, no model; each test well under a second. `make check` runs it.
+- `unit`: the fast tier. Rules tested in the process: no database, no server, no worker
+  (ffmpeg and Piper's bundled voice only make test clips); each test well under a second.
+  `make check` runs it.
 - `integration`: the real parts together: Postgres with the migrations, the app, a worker.
 - `slow` / `browser`: marked in their modules; seconds to minutes each, or Chromium.
 

@@ -3,6 +3,7 @@ the derived URLs and hosts, and the environment handed to a child process."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,6 @@ from utter.settings import Settings
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No variable of the machine running the tests, and no .env, leaks in."""
-    import os
-
     for name in list(os.environ):
         if name.startswith("UTTER_") or name == "DATABASE_URL":
             monkeypatch.delenv(name)
@@ -79,17 +78,17 @@ def test_allowed_hosts_default_to_this_servers_own_names() -> None:
 def test_the_child_process_environment_reproduces_the_settings(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    original = Settings(
+    configured = Settings(
         data_dir=tmp_path / "data",
         database_url="postgresql://u@h/db",
         serve_worker=False,
         jwt_secret="j" * 40,
         cors_allowed_origins="https://a.example,https://b.example",
     ).resolved()
-    env = original.as_environment()
+    env = configured.as_environment()
     assert env["DATABASE_URL"] == "postgresql://u@h/db"
     assert env["UTTER_SERVE_WORKER"] == "false"
     assert env["UTTER_JWT_SECRET"] == "j" * 40
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    assert Settings() == original
+    assert Settings() == configured
