@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Install what the tests need and run the whole suite: ruff (lint + format), mypy, pytest.
-#   scripts/test.sh              everything
+# Install what the tests need and run the whole suite: ruff (lint + format), mypy, pytest
+# over every tier (unit, integration, slow, browser; docs/testing.md).
+#   scripts/test.sh              everything (what CI runs)
 #   scripts/test.sh --lint-only  ruff and mypy only
-#   scripts/test.sh -- ARGS      pass ARGS to pytest (e.g. -k voices)
+#   scripts/test.sh -- ARGS      pass ARGS to pytest (e.g. -k voices, or -m integration)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 import wave
 
 import pytest
@@ -122,8 +123,22 @@ async def test_cancel_stops_the_worker_within_one_chunk(studio: Studio) -> None:
         f"/api/tasks/{started['task_id']}/cancel", headers=user.headers
     )
     assert cancelled.json() == {"cancelled": True, "task_id": started["task_id"]}
-    # Watch the worker: it may finish the chunk in hand, but starts no other.
-    await asyncio.sleep(3)
+    # Watch the worker: it may finish the chunk in hand, but starts no other. Its queue job
+    # ends only once the engine has stopped, so by then no further chunk can be written.
+    deadline = time.monotonic() + 180
+    while True:
+        async with studio.db.as_service() as conn:
+            job = await (
+                await conn.execute(
+                    "select j.status::text as status from procrastinate.procrastinate_jobs j"
+                    " join public.tasks t on t.queue_job_id = j.id where t.id = %s",
+                    (started["task_id"],),
+                )
+            ).fetchone()
+        if job is not None and job["status"] not in ("todo", "doing"):
+            break
+        assert time.monotonic() < deadline, f"the worker never let go of the job: {job}"
+        await asyncio.sleep(0.1)
     async with studio.db.as_service() as conn:
         row = await task_q.get(conn, started["task_id"])
         gen = await (
