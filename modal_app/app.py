@@ -5,8 +5,8 @@
 
 Run both from the repository root. Utter's `modal` engine looks the classes up by name
 (`modal.Cls.from_name(APP_NAME, "QwenClone")`), spawns one call per batch of chunks,
-polls it and cancels it when the user cancels. The original reloaded the model on every
-call (spec §9.1.13); here `@modal.enter` loads it when a container starts and every call
+polls it and cancels it when the user cancels. Loading the model per call would cost
+seconds each time; here `@modal.enter` loads it when a container starts and every call
 the container serves reuses it. Weights come from the volume only: the containers have
 no network, so nothing can reach a model hub at serving time.
 """

@@ -1,4 +1,4 @@
-"""CORS as spec §2.1: allow-list with the "first entry" fallback, Vary: Origin, fixed
+"""CORS as existing clients expect it: allow-list with the "first entry" fallback, Vary: Origin, fixed
 allow-headers, methods and max-age, and 204 for every OPTIONS."""
 
 from __future__ import annotations

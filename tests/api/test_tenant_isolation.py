@@ -221,7 +221,7 @@ async def test_the_check_passes_an_isolated_route_and_fails_leaky_ones(
 
 
 async def test_a_malformed_id_is_a_404_on_every_route(client: httpx.AsyncClient) -> None:
-    """§9.1.12: the original answered 500 for an id that is not a UUID."""
+    """An id that is not a UUID is simply not found: never a 500, never a hint."""
     user = await sign_up(client)
     for (method, template), case in sorted(CASES.items()):
         params = {name: "not-a-uuid" for name in _placeholders(template)}

@@ -1,4 +1,4 @@
-"""Row-level security and grants in action: the owner, another user and anon (spec §3.6),
+"""Row-level security and grants in action: the owner, another user and anon,
 plus cascades, triggers, the poll RPC and stale-task detection."""
 
 from __future__ import annotations
