@@ -1,5 +1,5 @@
-"""CORS as existing clients expect it: allow-list with the "first entry" fallback, Vary: Origin, fixed
-allow-headers, methods and max-age, and 204 for every OPTIONS."""
+"""CORS as existing clients expect it: allow-list with the "first entry" fallback,
+Vary: Origin, fixed allow-headers, methods and max-age, and 204 for every OPTIONS."""
 
 from __future__ import annotations
 
