@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+import psycopg
+
+from tests.support.postgres import create_database
 from tests.support.users import make_user
 from utter.db import Database
 
@@ -65,3 +68,26 @@ async def test_concurrent_users_each_see_their_own_identity(db: Database) -> Non
 
     seen = await asyncio.gather(*(whoami(u.id) for u in users))
     assert seen == [u.id for u in users]
+
+
+async def test_a_connection_that_died_while_idle_is_replaced_not_reported(
+    pg_server_url: str,
+) -> None:
+    """After the server restarts, every pooled connection is dead but looks idle. The next
+    callers to take one must get a fresh connection, not an outage: a worker claiming a job
+    at that moment would otherwise lose the job."""
+    url = create_database(pg_server_url)
+    async with Database(url, min_size=2, max_size=2) as db:
+        async with db.as_owner() as c, db.as_owner() as d:  # both connections made and used
+            await c.execute("select 1")
+            await d.execute("select 1")
+        with psycopg.connect(url, autocommit=True) as admin:
+            killed = admin.execute(
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity"
+                " where datname = current_database() and pid <> pg_backend_pid()"
+            ).fetchone()
+        assert killed == (2,)
+        for _ in range(3):
+            async with db.as_owner() as c:
+                row = await (await c.execute("select 1 as one")).fetchone()
+            assert row == {"one": 1}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 from uuid import UUID
 
@@ -174,8 +174,30 @@ class Database:
         """A pooled connection in a transaction; a broken one sets off the idle-connection
         check, so what died with the server is not handed to the next caller."""
         try:
-            async with self._pool.connection() as conn, conn.transaction():
-                yield conn
+            async with AsyncExitStack() as stack:
+                yield await self._begin(stack)
         except OperationalError as exc:  # PoolTimeout (no connection in time) is one too
             self._drop_dead_connections()
             raise DatabaseUnavailable() from exc
+
+    async def _begin(self, stack: AsyncExitStack) -> Connection:
+        """Take a connection and BEGIN on it. After a server restart the idle connections
+        are dead and fail at BEGIN, before any work: such a one is thrown away and the next
+        is tried, so a restart costs no caller its request (or a worker its job)."""
+        for _ in range(self._pool.max_size + 1):
+            attempt = AsyncExitStack()
+            try:
+                conn = await attempt.enter_async_context(self._pool.connection())
+                await attempt.enter_async_context(conn.transaction())
+            except PoolTimeout:
+                await attempt.aclose()
+                raise
+            except OperationalError as exc:
+                # Handing the error to the pool's context makes it discard the connection.
+                await attempt.__aexit__(type(exc), exc, exc.__traceback__)
+                self._drop_dead_connections()
+                continue
+            stack.push_async_exit(attempt)
+            return conn
+        # Every connection tried was dead: the server is down, not just restarted.
+        raise DatabaseUnavailable()
