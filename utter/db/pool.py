@@ -190,8 +190,7 @@ class Database:
                 conn = await attempt.enter_async_context(self._pool.connection())
                 await attempt.enter_async_context(conn.transaction())
             except PoolTimeout:
-                await attempt.aclose()
-                raise
+                raise  # nothing was entered: no connection came in time, the server is down
             except OperationalError as exc:
                 # Handing the error to the pool's context makes it discard the connection.
                 await attempt.__aexit__(type(exc), exc, exc.__traceback__)
