@@ -1,7 +1,7 @@
 """One `local` engine for the whole test run, and what its tests need to judge audio.
 
-Loading Piper and measuring its voice takes a few seconds; every test module that
-uses the engine shares this one instance.
+Loading Piper takes a second or two; every test module that uses the engine shares this
+one instance.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ Samples = npt.NDArray[np.float32]
 @lru_cache(maxsize=1)
 def shared_local_engine() -> LocalEngine:
     engine = LocalEngine()
-    engine.source_profile()  # load and calibrate once, outside any test's own work
+    engine.source_profile()  # load once, outside any test's own work
     return engine
 
 
@@ -29,16 +29,6 @@ def reference_from(voice_id: str, samples: Samples, sample_rate: int, transcript
     """A reference as the worker builds it: 24 kHz mono float32 with its transcript."""
     audio = soxr.resample(samples, sample_rate, 24_000).astype(np.float32)
     return Reference(voice_id, Audio(audio, 24_000), transcript, "English")
-
-
-def median_f0(audio: Audio) -> float:
-    """Median pitch of the voiced frames, by Harvest (independent of the engine's use)."""
-    import pyworld
-
-    x = audio.samples.astype(np.float64)
-    f0, _ = pyworld.harvest(x, audio.sample_rate, f0_floor=50.0, f0_ceil=600.0, frame_period=10.0)
-    voiced = f0[f0 > 0]
-    return float(np.median(voiced)) if len(voiced) else 0.0
 
 
 def praat_median_f0(audio: Audio) -> float:

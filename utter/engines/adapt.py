@@ -8,16 +8,30 @@ Piper's output: pitch level and range, a frequency-warp factor for the envelope
 (a shorter or longer vocal tract moves every formant by the same ratio), a smooth
 equaliser for what the warp leaves, a spectral tilt and an aperiodicity offset.
 
-Analysis uses Harvest. DIO + StoneMask is about ten times faster, but on the
-Piper voice it reports an octave too high on 30–45% of voiced frames (checked
-against Harvest and frame autocorrelation), and resynthesis turns each such error
-into an audible octave jump; Harvest costs about 0.2–0.3× real time and keeps the
-output clean.
+Pitch (f0) comes from Praat's autocorrelation tracker (`praat-parselmouth`), taken at
+WORLD's frame times; CheapTrick, D4C and synthesis are WORLD's. Measured against
+Praat's own reading at its standard settings (tests/engines/test_f0.py), on 10 ms
+frames: WORLD's Harvest reads Piper's joe voice an octave high on about a quarter
+of its voiced frames (joe speaks near 91 Hz; Harvest's median says ~120) and costs
+about as much CPU as Piper itself; DIO + StoneMask is ten times cheaper but is off
+by more than five semitones on most of joe's frames. Praat's tracker costs about
+a fiftieth of Harvest's, makes no octave errors on joe, and agrees with the
+reference reading on real and other synthetic speakers (Debian's Allison prompts,
+flite's voices). Frames are 10 ms apart rather than 5: half the analysis and no
+audible difference for these smooth, per-voice changes. Piper's own voice is
+tracked in a narrowed range (60-300 Hz), which also keeps octave-up candidates out.
+
+A reference's profile is analysed once, when the voice is made, and stored with the
+voice as JSON (`SpeakerProfile.to_json`, versioned by PROFILE_VERSION so a change of
+the analysis invalidates old ones); Piper's own profile ships with the package
+(`utter.engines.calibrate`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,11 +40,13 @@ from utter.engines.base import Samples
 
 Floats = npt.NDArray[np.float64]
 
-FRAME_PERIOD_MS = 5.0
-# Harvest's search range for arbitrary speakers (a deep bass to a child), and for
-# Piper's voice, whose f0 stays within 70–330 Hz.
+FRAME_PERIOD_MS = 10.0
+# The pitch search range for arbitrary speakers (a deep bass to a child), and for
+# Piper's voice, whose f0 (read by Praat) stays within 65-250 Hz.
 ANY_F0_FLOOR, ANY_F0_CEIL = 50.0, 600.0
-SOURCE_F0_FLOOR, SOURCE_F0_CEIL = 60.0, 400.0
+SOURCE_F0_FLOOR, SOURCE_F0_CEIL = 60.0, 300.0
+# Bumped whenever the analysis changes, so profiles stored by an older one are redone.
+PROFILE_VERSION = 2
 # Output pitch never leaves the range of human voices.
 OUTPUT_F0_MIN, OUTPUT_F0_MAX = 45.0, 650.0
 
@@ -70,6 +86,57 @@ class SpeakerProfile:
     def f0_median_hz(self) -> float:
         return float(np.exp(self.f0_log_mean))
 
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON (the envelope as a list of floats), for storing with the voice."""
+        return {
+            "f0_log_mean": round(self.f0_log_mean, 6),
+            "f0_log_std": round(self.f0_log_std, 6),
+            "envelope_db": [round(float(v), 3) for v in self.envelope_db],
+            "aperiodicity_db": round(self.aperiodicity_db, 4),
+            "letters_per_second": (
+                None if self.letters_per_second is None else round(self.letters_per_second, 4)
+            ),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SpeakerProfile:
+        """The profile `to_json` wrote; ValueError when it is not one."""
+        try:
+            envelope = np.asarray(data["envelope_db"], dtype=np.float64)
+            rate = data.get("letters_per_second")
+            profile = cls(
+                f0_log_mean=float(data["f0_log_mean"]),
+                f0_log_std=float(data["f0_log_std"]),
+                envelope_db=envelope,
+                aperiodicity_db=float(data["aperiodicity_db"]),
+                letters_per_second=None if rate is None else float(rate),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"Not a speaker profile: {exc}") from None
+        if envelope.shape != ENVELOPE_GRID_HZ.shape or not np.all(np.isfinite(envelope)):
+            raise ValueError("Not a speaker profile: the envelope has the wrong shape.")
+        return profile
+
+
+def profile_record(profile: SpeakerProfile | None) -> dict[str, Any]:
+    """What is stored with a voice: the analysis version and the profile, or null when the
+    reference held too little voiced speech (so that is not re-measured either)."""
+    return {"version": PROFILE_VERSION, "profile": None if profile is None else profile.to_json()}
+
+
+def read_profile_record(record: Mapping[str, Any] | None) -> tuple[bool, SpeakerProfile | None]:
+    """(whether `record` is a current analysis, its profile). A missing, older or damaged
+    record is not current: the reference is analysed again."""
+    if not record or record.get("version") != PROFILE_VERSION:
+        return False, None
+    data = record.get("profile")
+    if data is None:
+        return True, None
+    try:
+        return True, SpeakerProfile.from_json(data)
+    except ValueError:
+        return False, None
+
 
 @dataclass(frozen=True)
 class VoiceTransform:
@@ -99,13 +166,46 @@ class _World:
     sample_rate: int
 
 
+def track_f0(
+    samples: Samples, sample_rate: int, f0_floor: float, f0_ceil: float
+) -> tuple[Floats, Floats]:
+    """f0 in Hz (0 = unvoiced) at WORLD's frame times (every FRAME_PERIOD_MS from 0, as
+    Harvest and DIO return them), and those times, from Praat's autocorrelation tracker."""
+    import parselmouth
+
+    step = FRAME_PERIOD_MS / 1000.0
+    times: Floats = np.arange(int(len(samples) / sample_rate / step) + 1, dtype=np.float64)
+    times *= step
+    f0: Floats = np.zeros(len(times))
+    duration = len(samples) / sample_rate
+    # Praat needs at least three periods of the floor in a window.
+    if duration < 3.0 / f0_floor + step:
+        return f0, times
+    sound = parselmouth.Sound(np.asarray(samples, dtype=np.float64), sample_rate)
+    pitch = sound.to_pitch_ac(time_step=step, pitch_floor=f0_floor, pitch_ceiling=f0_ceil)
+    found = np.asarray(pitch.selected_array["frequency"], dtype=np.float64)
+    if len(found) == 0:
+        return f0, times
+    # Praat's frames are centred from its own first time; WORLD's start at 0. Between two
+    # voiced frames pitch is interpolated on the log scale, elsewhere the nearer one wins.
+    pos = np.clip((times - pitch.xs()[0]) / step, 0.0, len(found) - 1.0)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, len(found) - 1)
+    w = pos - lo
+    both = (found[lo] > 0) & (found[hi] > 0)
+    nearest = np.where(w < 0.5, found[lo], found[hi])
+    safe_lo, safe_hi = np.maximum(found[lo], 1.0), np.maximum(found[hi], 1.0)
+    blended = np.exp(np.log(safe_lo) * (1.0 - w) + np.log(safe_hi) * w)
+    f0 = np.where(both, blended, nearest).astype(np.float64)
+    return f0, times
+
+
 def _analyse_world(samples: Samples, sample_rate: int, f0_floor: float, f0_ceil: float) -> _World:
     import pyworld
 
+    f0, times = track_f0(samples, sample_rate, f0_floor, f0_ceil)
+    # WORLD's C code reads float64 only; this copy lives for one chunk.
     x = np.ascontiguousarray(samples, dtype=np.float64)
-    f0, times = pyworld.harvest(
-        x, sample_rate, f0_floor=f0_floor, f0_ceil=f0_ceil, frame_period=FRAME_PERIOD_MS
-    )
     sp = pyworld.cheaptrick(x, f0, times, sample_rate)
     ap = pyworld.d4c(x, f0, times, sample_rate)
     return _World(f0, sp, ap, sample_rate)
@@ -150,7 +250,7 @@ def _profile_from_world(
     freqs = _bin_freqs(world.ap.shape[1], world.sample_rate)
     low_band = (freqs >= 100.0) & (freqs <= 2000.0)
     low_ap_db = 20.0 * np.log10(np.clip(world.ap[:, low_band], 1e-4, 1.0)).mean(axis=1)
-    # Harvest also finds "pitch" in noise; a frame counts as voiced only when its low
+    # A tracker can find "pitch" in noise; a frame counts as voiced only when its low
     # band is clearly periodic.
     voiced = (world.f0 > 0) & (low_ap_db < PERIODIC_BELOW_DB)
     if np.count_nonzero(voiced) < MIN_VOICED_FRAMES:
@@ -189,6 +289,16 @@ def analyse_speaker(
     if letters is not None and total > limit:
         letters = round(letters * limit / total)  # pace of the analysed part, assumed even
     return _profile_from_world(world, letters, _sounding_seconds(clip, sample_rate))
+
+
+def analyse_reference(samples: Samples, sample_rate: int, transcript: str) -> dict[str, Any]:
+    """A reference's stored analysis (`profile_record`): what a voice keeps so that no
+    worker analyses it again. A module-level function, so the API's CPU processes run it."""
+    try:
+        profile: SpeakerProfile | None = analyse_speaker(samples, sample_rate, transcript)
+    except ValueError:
+        profile = None
+    return profile_record(profile)
 
 
 def _smooth_log_frequency(values: Floats, octaves: float) -> Floats:

@@ -13,9 +13,9 @@ and failures meant for the user are domain errors (`utter.errors`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -39,12 +39,15 @@ class Audio:
 
 @dataclass(frozen=True)
 class Reference:
-    """A saved voice as an engine sees it: its normalised reference clip and transcript."""
+    """A saved voice as an engine sees it: its normalised reference clip and transcript,
+    and what an engine stored about the speaker when the voice was made (the `local`
+    engine's analysis, JSON; None when nothing was stored)."""
 
     voice_id: str
     audio: Audio
     transcript: str
     language: str
+    speaker_profile: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,16 @@ class Engine(Protocol):
 
     def close(self) -> None:
         """Release models and connections."""
+        ...
+
+
+@runtime_checkable
+class AnalysesSpeakers(Protocol):
+    """An engine that keeps an analysis of each reference speaker with the voice."""
+
+    def speaker_record(self, reference: Reference) -> dict[str, Any] | None:
+        """The analysis to store with the voice when `reference.speaker_profile` is
+        missing or outdated; None when the stored one is current. CPU-bound."""
         ...
 
 

@@ -15,21 +15,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soxr
 
 from utter.engines.adapt import (
-    SOURCE_F0_CEIL,
-    SOURCE_F0_FLOOR,
     SpeakerProfile,
     VoiceTransform,
-    analyse_speaker,
+    analyse_reference,
     apply_transform,
     clone_transform,
     pace_for,
+    read_profile_record,
 )
 from utter.engines.base import (
     Audio,
@@ -39,9 +39,10 @@ from utter.engines.base import (
     Samples,
     UnsupportedLanguage,
 )
+from utter.engines.calibrate import measure_piper, shipped_profile
 from utter.engines.design_mapping import parse_description
 from utter.engines.join import synthesize_chunks
-from utter.engines.piper_voice import PiperSpeaker, PiperStyle
+from utter.engines.piper_voice import PiperSpeaker, PiperStyle, default_model_path
 from utter.engines.text import chunk_text
 from utter.errors import Invalid
 from utter.languages import AUTO
@@ -82,20 +83,10 @@ def auto_language(text: str) -> str:
 
 # ~25 s of speech per chunk: short enough that cancelling stops within seconds.
 MAX_CHUNK_CHARS = 400
-PROFILE_CACHE_SIZE = 16
 
 # Output level: speech RMS (over sounding frames) at -20 dBFS, peaks below -0.5 dBFS.
 TARGET_SPEECH_DBFS = -20.0
 PEAK_LIMIT = 0.944
-
-# Piper's voice is measured once on this passage: the reference point every
-# transform is relative to (its pitch, formants and pace).
-CALIBRATION_TEXT = (
-    "It was a bright cold day in April, and the clocks were striking thirteen. "
-    "The quick brown fox jumps over the lazy dog. How much wood would a woodchuck "
-    "chuck if a woodchuck could chuck wood? She sells sea shells by the sea shore, "
-    "and the shells she sells are surely sea shells."
-)
 
 
 def normalize_level(samples: Samples, sample_rate: int, gain_db: float = 0.0) -> Samples:
@@ -125,21 +116,22 @@ def _identity(source: SpeakerProfile) -> VoiceTransform:
 
 class LocalEngine:
     """Piper + WORLD. Models load on first use; one call at a time is the intended use,
-    but concurrent calls are safe (loading and the profile cache are locked)."""
+    but concurrent calls are safe (loading is locked, and calls share no arrays).
+
+    Nothing is analysed per process: Piper's own profile ships with the package
+    (`calibrate`), and a reference's profile comes stored with its voice
+    (`Reference.speaker_profile`, made by `adapt.analyse_reference` when the voice was
+    saved). Only a reference without a current stored profile is analysed, and the
+    worker stores the result (`speaker_record`)."""
 
     def __init__(
-        self,
-        *,
-        max_chunk_chars: int = MAX_CHUNK_CHARS,
-        profile_cache_size: int = PROFILE_CACHE_SIZE,
-        model_path: Path | None = None,
+        self, *, max_chunk_chars: int = MAX_CHUNK_CHARS, model_path: Path | None = None
     ) -> None:
         self._max_chunk_chars = max_chunk_chars
+        self._model_path = model_path
         self.piper = PiperSpeaker(model_path)
         self._lock = threading.Lock()
         self._source: SpeakerProfile | None = None
-        self._profiles: OrderedDict[str, SpeakerProfile | None] = OrderedDict()
-        self._profile_cache_size = profile_cache_size
 
     def capabilities(self) -> Capabilities:
         return Capabilities(
@@ -160,39 +152,38 @@ class LocalEngine:
         return voice
 
     def source_profile(self) -> SpeakerProfile:
-        """Piper's own voice, measured once."""
+        """Piper's own voice: the shipped profile for the model file it was measured on,
+        or, for any other model file, measured here once per engine."""
         with self._lock:
             if self._source is None:
-                samples = self.piper.speak(CALIBRATION_TEXT, "en-us", PiperStyle())
-                self._source = analyse_speaker(
-                    samples,
-                    self.piper.sample_rate,
-                    CALIBRATION_TEXT,
-                    f0_floor=SOURCE_F0_FLOOR,
-                    f0_ceil=SOURCE_F0_CEIL,
-                )
+                model = self._model_path or default_model_path()
+                self._source = shipped_profile(model)
+                if self._source is None:
+                    log.info("measuring Piper voice %s (no shipped profile for it)", model.name)
+                    self._source = measure_piper(self.piper)
             return self._source
 
+    def speaker_record(self, reference: Reference) -> dict[str, Any] | None:
+        """A fresh analysis to store with the voice when the reference carries no current
+        one (a voice made before profiles were stored, or by an older analysis); None
+        when its stored profile is current."""
+        current, _ = read_profile_record(reference.speaker_profile)
+        if current:
+            return None
+        return analyse_reference(
+            reference.audio.samples, reference.audio.sample_rate, reference.transcript
+        )
+
     def speaker_profile(self, reference: Reference) -> SpeakerProfile | None:
-        """The reference speaker's profile, analysed once per voice (small LRU cache);
-        None when the clip holds too little voiced speech to measure (then the engine
-        speaks in Piper's own voice rather than guess)."""
-        key = f"{reference.voice_id}:{len(reference.audio.samples)}"
-        with self._lock:
-            if key in self._profiles:
-                self._profiles.move_to_end(key)
-                return self._profiles[key]
-        try:
-            profile: SpeakerProfile | None = analyse_speaker(
-                reference.audio.samples, reference.audio.sample_rate, reference.transcript
-            )
-        except ValueError:
+        """The reference speaker's profile: the stored one, or analysed now when it has
+        none; None when the clip holds too little voiced speech to measure (then the
+        engine speaks in Piper's own voice rather than guess)."""
+        record: Mapping[str, Any] | None = reference.speaker_profile
+        current, profile = read_profile_record(record)
+        if not current:
+            current, profile = read_profile_record(self.speaker_record(reference))
+        if profile is None:
             log.warning("voice %s: too little voiced speech to adapt to", reference.voice_id)
-            profile = None
-        with self._lock:
-            self._profiles[key] = profile
-            while len(self._profiles) > self._profile_cache_size:
-                self._profiles.popitem(last=False)
         return profile
 
     def generate(
@@ -244,6 +235,5 @@ class LocalEngine:
 
     def close(self) -> None:
         with self._lock:
-            self._profiles.clear()
             self._source = None
         self.piper.close()
