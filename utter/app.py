@@ -67,6 +67,7 @@ def build_studio(settings: Settings, db: Database, cpu: CpuPool) -> Studio:
                 max_bytes=DEFAULT_MAX_UPLOAD_BYTES,
             ),
             languages=engine.languages,
+            speaker_profiles=engine.name == "local",
         ),
         generation_rules=GenerationRules(
             languages=engine.languages,

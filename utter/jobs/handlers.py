@@ -13,6 +13,7 @@ task in the same transaction; any other finisher then finds the task done.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import logging
 import threading
@@ -30,6 +31,7 @@ from utter.audio.peaks import peaks as compute_peaks
 from utter.db import Database
 from utter.db.queries import tasks, voices
 from utter.engines.base import (
+    AnalysesSpeakers,
     Audio,
     Cancelled,
     Engine,
@@ -147,6 +149,24 @@ async def store_and_finish_generation(
         )
 
 
+async def stored_speaker_profile(ctx: WorkerContext, reference: Reference) -> Reference:
+    """The reference with a current analysis of its speaker, for engines that keep one.
+    A voice saved without one (before profiles were stored, or by an older analysis) is
+    analysed here, on the engine's thread, and the result is stored with the voice, so
+    this happens once per voice, not once per worker process."""
+    engine = ctx.engine
+    if not isinstance(engine, AnalysesSpeakers):
+        return reference
+    # About half a second of CPU: short enough to run without a heartbeat.
+    loop = asyncio.get_running_loop()
+    record = await loop.run_in_executor(ctx.engine_executor, engine.speaker_record, reference)
+    if record is None:
+        return reference
+    async with ctx.db.as_service() as conn:
+        await voices.set_speaker_profile(conn, UUID(reference.voice_id), record)
+    return dataclasses.replace(reference, speaker_profile=record)
+
+
 async def handle_generate(ctx: WorkerContext, task_id: UUID) -> None:
     async with ctx.db.as_service() as conn:
         task = await tasks.claim(conn, task_id)
@@ -168,7 +188,9 @@ async def handle_generate(ctx: WorkerContext, task_id: UUID) -> None:
             ),
             transcript=job["reference_transcript"],
             language=job["voice_language"],
+            speaker_profile=job["speaker_profile"],
         )
+        reference = await stored_speaker_profile(ctx, reference)
         text, language = job["text"], job["language"]
         audio = await run_engine(
             ctx, task_id, lambda control: ctx.engine.generate(text, language, reference, control)

@@ -24,6 +24,7 @@ from utter.services.voices import (
     BUCKET,
     CloneRules,
     Voice,
+    analyse_speaker,
     check_description,
     check_name,
     prepare,
@@ -118,6 +119,7 @@ async def save_from_task(
         except ObjectNotFound:
             raise Invalid("The design preview has expired. Generate it again.") from None
         prepared = await prepare(cpu, data, _design_limits(rules))
+        profile = await analyse_speaker(cpu, rules, prepared, meta["text"])
         voice = await store_voice(
             db,
             storage,
@@ -129,6 +131,7 @@ async def save_from_task(
             source="designed",
             prepared=prepared,
             original=None,
+            speaker_profile=profile,
         )
     except BaseException:
         # Nothing was saved: free the claim so the user can try again.
@@ -171,6 +174,7 @@ async def save_from_upload(
     if language not in rules.languages:
         raise Invalid(f"Language {language} is not supported by this server.")
     prepared = await prepare(cpu, audio, _design_limits(rules))
+    profile = await analyse_speaker(cpu, rules, prepared, text)
     voice = await store_voice(
         db,
         storage,
@@ -181,5 +185,6 @@ async def save_from_upload(
         source="designed",
         prepared=prepared,
         original=None,
+        speaker_profile=profile,
     )
     return await _designed(storage, voice, user_id=user_id, base_url=base_url)

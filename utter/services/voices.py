@@ -26,6 +26,7 @@ from utter.audio.validate import ReferenceLimits
 from utter.cpu import CpuPool
 from utter.db import Database
 from utter.db.queries import voices as q
+from utter.engines.adapt import analyse_reference
 from utter.errors import Invalid, NotFound
 from utter.limits import VOICE_DESCRIPTION_MAX, VOICE_NAME_MAX
 from utter.storage import Storage
@@ -118,6 +119,9 @@ class CloneRequest:
 class CloneRules:
     limits: ReferenceLimits
     languages: tuple[str, ...]
+    # The engine keeps an analysis of each speaker with the voice (`local`): it is made
+    # once, when the voice is saved, so no worker ever analyses the reference again.
+    speaker_profiles: bool = False
 
 
 def check_name(name: str | None) -> str:
@@ -162,6 +166,17 @@ async def prepare(cpu: CpuPool, data: bytes, limits: ReferenceLimits) -> Prepare
     return await cpu.run(prepare_reference, data, limits)
 
 
+async def analyse_speaker(
+    cpu: CpuPool, rules: CloneRules, prepared: PreparedReference, transcript: str
+) -> dict[str, Any] | None:
+    """The engine's analysis of the reference's speaker, made in a CPU process (None when
+    the engine keeps none)."""
+    if not rules.speaker_profiles:
+        return None
+    ref = prepared.reference
+    return await cpu.run(analyse_reference, ref.samples, ref.sample_rate, transcript)
+
+
 async def store_voice(
     db: Database,
     storage: Storage,
@@ -173,6 +188,7 @@ async def store_voice(
     source: str,
     prepared: PreparedReference,
     original: bytes | None,
+    speaker_profile: dict[str, Any] | None = None,
 ) -> Voice:
     """Write the reference objects and the voice row; on failure remove what was written."""
     name, language, transcript = fields
@@ -205,6 +221,7 @@ async def store_voice(
                 original_object_key=orig_key,
                 duration_seconds=prepared.duration_seconds,
                 report=prepared.report.model_dump(),
+                speaker_profile=speaker_profile,
             )
     except BaseException:
         # Whatever failed (storage, the database, a cancelled request), no object may
@@ -255,6 +272,7 @@ async def clone_finalize(
         except ObjectNotFound:
             raise Invalid("Audio file not uploaded.") from None
         prepared = await prepare(cpu, data, rules.limits)
+        profile = await analyse_speaker(cpu, rules, prepared, fields[2])
         voice = await store_voice(
             db,
             storage,
@@ -265,6 +283,7 @@ async def clone_finalize(
             source="uploaded",
             prepared=prepared,
             original=data,
+            speaker_profile=profile,
         )
     finally:
         # Success or failure, the staging upload goes: its bytes now live at the
@@ -290,6 +309,7 @@ async def clone_from_bytes(
     if not data:
         raise Invalid("Audio file is empty.")
     prepared = await prepare(cpu, data, rules.limits)
+    profile = await analyse_speaker(cpu, rules, prepared, fields[2])
     voice = await store_voice(
         db,
         storage,
@@ -300,6 +320,7 @@ async def clone_from_bytes(
         source="uploaded",
         prepared=prepared,
         original=data,
+        speaker_profile=profile,
     )
     return ClonedVoice.of(voice)
 

@@ -66,14 +66,15 @@ async def insert(
     original_object_key: str | None,
     duration_seconds: float,
     report: dict[str, Any] | None,
+    speaker_profile: dict[str, Any] | None = None,
 ) -> Row:
     cur = await conn.execute(
         """
         insert into public.voices (id, user_id, name, language, source, reference_transcript,
                                    description, reference_object_key, original_object_key,
-                                   duration_seconds, reference_report)
+                                   duration_seconds, reference_report, speaker_profile)
         values (%(id)s, %(user_id)s, %(name)s, %(language)s, %(source)s, %(transcript)s,
-                %(description)s, %(ref)s, %(orig)s, %(duration)s, %(report)s)
+                %(description)s, %(ref)s, %(orig)s, %(duration)s, %(report)s, %(profile)s)
         returning *
         """,
         {
@@ -88,6 +89,7 @@ async def insert(
             "orig": original_object_key,
             "duration": duration_seconds,
             "report": Jsonb(report) if report is not None else None,
+            "profile": Jsonb(speaker_profile) if speaker_profile is not None else None,
         },
     )
     row = await cur.fetchone()
@@ -123,7 +125,8 @@ async def generation_job(conn: Connection, generation_id: UUID | None) -> Row | 
     cur = await conn.execute(
         """
         select g.id, g.user_id, g.text, g.language, g.voice_id,
-               v.reference_object_key, v.reference_transcript, v.language as voice_language
+               v.reference_object_key, v.reference_transcript, v.language as voice_language,
+               v.speaker_profile
           from public.generations g
           left join public.voices v on v.id = g.voice_id
          where g.id = %s
@@ -131,3 +134,13 @@ async def generation_job(conn: Connection, generation_id: UUID | None) -> Row | 
         (generation_id,),
     )
     return await cur.fetchone()
+
+
+async def set_speaker_profile(conn: Connection, voice_id: UUID, record: dict[str, Any]) -> bool:
+    """Store an engine's analysis of the voice's speaker (service role: clients never write
+    it). False when the voice is gone."""
+    cur = await conn.execute(
+        "update public.voices set speaker_profile = %s where id = %s returning id",
+        (Jsonb(record), voice_id),
+    )
+    return await cur.fetchone() is not None
