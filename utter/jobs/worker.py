@@ -45,8 +45,8 @@ log = logging.getLogger(__name__)
 
 # Engine calls one worker process runs at once. One: every engine holds one model (one
 # Piper session and WORLD analysis on the CPUs, one checkpoint on the GPU, one Modal
-# client) and none is shown safe to call from several threads, so a worker's other jobs
-# overlap their I/O with the running call; more throughput comes from more processes.
+# client) and none is shown safe to call from several threads. More engine calls at once
+# come from more processes: `utter worker --concurrency N` starts N of them.
 ENGINE_THREADS = 1
 
 
