@@ -29,6 +29,7 @@ from uuid import UUID
 
 import procrastinate
 
+from utter.cpu import release_freed_memory
 from utter.db import Database
 from utter.db.pool import CONNECTION_LOST, DatabaseUnavailable
 from utter.engines import create_engine
@@ -54,10 +55,16 @@ def register_handlers(queue: procrastinate.App) -> None:
     """Bind the task names to their handlers; the context comes from the worker."""
 
     async def generate(context: procrastinate.JobContext, task_id: str) -> None:
-        await handle_generate(_ctx(context), UUID(task_id))
+        try:
+            await handle_generate(_ctx(context), UUID(task_id))
+        finally:
+            await asyncio.to_thread(release_freed_memory)
 
     async def design_preview(context: procrastinate.JobContext, task_id: str) -> None:
-        await handle_design_preview(_ctx(context), UUID(task_id))
+        try:
+            await handle_design_preview(_ctx(context), UUID(task_id))
+        finally:
+            await asyncio.to_thread(release_freed_memory)
 
     # Retries are ours (the sweeper requeues tasks whose worker died), not procrastinate's:
     # an engine error is not cured by running the same input again.
