@@ -189,7 +189,11 @@ def _serve_with_api_processes(settings: Settings, workers: int) -> int:
                 row = conn.execute("show max_connections").fetchone()
             max_connections = int(row[0]) if row else 100
             settings = settings.model_copy(update={"database_url": database_url})
-            sock = _listening_socket(settings)
+            try:
+                sock = _listening_socket(settings)
+            except OSError as exc:
+                print(f"Utter could not listen on {url}: {exc}", file=sys.stderr)
+                return 1
             lock.describe(url=url)
             children = api_processes(
                 api_process_settings(settings, workers, max_connections), sock.fileno(), workers
@@ -216,9 +220,6 @@ def _serve_with_api_processes(settings: Settings, workers: int) -> int:
                 sock.close()
     except AlreadyRunning as exc:
         print(str(exc), file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"Utter could not listen on {url}: {exc}", file=sys.stderr)
         return 1
     print("Utter stopped.", flush=True)
     return 0
