@@ -66,11 +66,11 @@ async def seeded(pg_server_url: str) -> AsyncIterator[Database]:
             " on o.n = case when i <= 2000 then 0 else 1 + i % 49 end"
         )
         conn.execute(
-            "insert into public.generations (user_id, voice_id, text, status, created_at, peaks)"
+            "insert into public.generations (user_id, voice_id, text, status, created_at)"
             " select o.id, (select v.id from public.voices v where v.user_id = o.id limit 1),"
             " 'Line ' || i || ' ' || md5(i::text) || ' the quick brown fox',"
             " case when i % 10 = 0 then 'failed' else 'pending' end,"
-            " now() - i * interval '1 second', decode(repeat('80', 200), 'hex')"
+            " now() - i * interval '1 second'"
             " from generate_series(1, 50000) i join owners o"
             " on o.n = case when i <= 5000 then 0 else 1 + i % 49 end"
         )
@@ -97,7 +97,10 @@ AFTER = Cursor(datetime(2026, 1, 1, tzinfo=UTC), uuid.UUID(int=0))
         ({"offset": 3980}, "idx_generations_user_created_id"),
         ({"offset": 0, "cursor": AFTER}, "idx_generations_user_created_id"),
         ({"offset": 0, "status": "failed"}, "idx_generations_user_status_created_id"),
-        ({"offset": 0, "search": "ab1"}, "idx_generations_"),
+        (
+            {"offset": 0, "search": "ab1"},
+            "idx_generations_text_trgm|idx_generations_user_created_id",
+        ),
     ],
     ids=["page-1", "page-200", "cursor", "status", "search"],
 )
@@ -109,7 +112,7 @@ async def test_generation_pages_and_counts_read_by_index(
     for plan in (page, count):
         assert "Seq Scan on generations" not in plan, plan
         assert "Seq Scan on voices" not in plan, plan
-    assert index in page, page
+    assert any(name in page for name in index.split("|")), page
     assert "idx_generations_" in count, count
 
 
@@ -120,7 +123,7 @@ async def test_generation_pages_and_counts_read_by_index(
         ({"offset": 1000}, "idx_voices_user_created_id"),
         ({"offset": 0, "cursor": AFTER}, "idx_voices_user_created_id"),
         ({"offset": 0, "source": "designed"}, "idx_voices_user_source_created_id"),
-        ({"offset": 0, "search": "ab1"}, "idx_voices_"),
+        ({"offset": 0, "search": "ab1"}, "idx_voices_name_trgm|idx_voices_user_created_id"),
     ],
     ids=["page-1", "deep-page", "cursor", "source", "search"],
 )
@@ -131,5 +134,5 @@ async def test_voice_pages_and_counts_read_by_index(
     page, count = await _plans(seeded, voices.list_page, **arguments)
     for plan in (page, count):
         assert "Seq Scan on voices" not in plan, plan
-    assert index in page, page
+    assert any(name in page for name in index.split("|")), page
     assert "idx_voices_" in count, count
