@@ -67,8 +67,10 @@ DEFAULTS = {
 }
 
 NAMED_INDEXES = {
-    "idx_voices_user_id_created",
-    "idx_generations_user_id_created",
+    "idx_voices_user_created_id",
+    "idx_voices_user_source_created_id",
+    "idx_generations_user_created_id",
+    "idx_generations_user_status_created_id",
     "idx_tasks_user_id",
     "idx_generations_voice_id",
     "idx_tasks_generation_id",

@@ -1,9 +1,15 @@
 -- Lists that stay fast with a million rows: indexes that match each list's sort
--- and filters, trigram indexes for search, and compact waveform peaks.
+-- and filters, and compact waveform peaks.
 --
 -- The row-level security policies compare user_id with `(select auth.uid())`, a
 -- sub-select Postgres evaluates once per query (an InitPlan), so their predicate
 -- is an index condition on user_id like any other; no policy needs changing.
+--
+-- Search has no index of its own: under row-level security Postgres may use an
+-- index only for leakproof operators, and ILIKE is not one (marking it so needs a
+-- superuser, which Supabase does not give), so a trigram index would never serve
+-- a client's query. A search reads the caller's rows in list order from the
+-- (user_id, created_at, id) index and stops once its page is full.
 
 -- Peaks: a few hundred real values per row (1.6 kB, and costly to decode in a
 -- list) become at most 200 bytes, one 0..255 level per slice (the loudest value
@@ -41,13 +47,6 @@ $$;
 comment on column public.generations.peaks is
   'Waveform overview: one byte per slice, the loudest sample of the slice as 0..255 of the loudest slice.';
 
--- Search is `ilike '%…%'`, which only a trigram index can serve. pg_trgm goes in
--- its own schema (Supabase's `extensions`), not in public where clients could call
--- its functions; where it is already installed it stays, and the indexes name the
--- operator class in whatever schema holds it.
-create schema if not exists extensions;
-create extension if not exists pg_trgm with schema extensions;
-
 -- Each list is newest first with the id as tie-breaker, under user_id from the
 -- policy; its filters (status, source) sit between user_id and the sort.
 create index if not exists idx_generations_user_created_id
@@ -59,14 +58,6 @@ create index if not exists idx_voices_user_created_id
 create index if not exists idx_voices_user_source_created_id
   on public.voices (user_id, source, created_at desc, id desc);
 
-do $$
-declare
-  trgm text := (select extnamespace::regnamespace::text from pg_extension
-                 where extname = 'pg_trgm');
-begin
-  execute format('create index if not exists idx_generations_text_trgm'
-                 ' on public.generations using gin (text %I.gin_trgm_ops)', trgm);
-  execute format('create index if not exists idx_voices_name_trgm'
-                 ' on public.voices using gin (name %I.gin_trgm_ops)', trgm);
-end
-$$;
+-- The (user_id, created_at desc) indexes these extend serve nothing they do not.
+drop index if exists public.idx_generations_user_id_created;
+drop index if exists public.idx_voices_user_id_created;

@@ -47,6 +47,7 @@ async def list_page(
         limit=limit,
         offset=offset,
         cursor=cursor,
+        in_order=bool(search),
     )
 
 

@@ -2,7 +2,8 @@
 
 The page and the total are separate queries, each served by an index on
 `(user_id, [filter,] created_at desc, id desc)`: the page reads only its own rows (plus
-the offset's entries), and `count(*)` reads index entries, never the rows' columns.
+the offset's entries), and `count(*)` reads index entries, never the rows' columns. A
+numbered page that is not full already says the total, so it is not counted again.
 
 A cursor is the position of a page's last row, `(created_at, id)`, as an opaque string:
 the next page is the rows strictly after it in the list's order. Unlike an offset it does
@@ -80,11 +81,18 @@ async def fetch_page(
     limit: int,
     offset: int,
     cursor: Cursor | None,
+    in_order: bool = False,
 ) -> Page:
     """One page of `table` (as `alias`) where every condition of `where` holds, newest first
     (`created_at desc, id desc`), with `columns` read after `joins`; and how many rows match in
     all. With a cursor the page starts after it and `offset` is not used. The fragments are
-    fixed SQL; values go in `params`."""
+    fixed SQL; values go in `params`.
+
+    `in_order` walks the index in list order and stops when the page is full, for filters
+    whose share of rows the planner cannot estimate (a substring search): otherwise it may
+    fetch and sort every match of a common word to keep 20."""
+    if in_order:
+        await conn.execute("set local enable_sort = off")
     conditions = " and ".join(where) or "true"
     page_conditions = conditions
     values: dict[str, Any] = {**params, "limit": limit + 1, "offset": offset}
@@ -107,6 +115,8 @@ async def fetch_page(
         rows = rows[:limit]
         last = rows[-1]
         next_cursor = Cursor(last["created_at"], last["id"]).encode()
+    if cursor is None and next_cursor is None and (rows or offset == 0):
+        return Page(rows, offset + len(rows), None)
     cur = await conn.execute(
         f"select count(*) as n from {table} {alias} where {conditions}".encode(), params
     )

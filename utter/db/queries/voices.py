@@ -55,6 +55,7 @@ async def list_page(
         limit=limit,
         offset=offset,
         cursor=cursor,
+        in_order=bool(search),
     )
 
 
