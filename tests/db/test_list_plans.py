@@ -143,3 +143,31 @@ async def test_voice_pages_and_counts_read_by_index(
     assert index in page, page
     assert "Sort Key: v_1.created_at" not in page, page
     assert "idx_voices_" in count, count
+
+
+def test_stored_peaks_become_one_byte_per_slice(pg_server_url: str) -> None:
+    """0008 converts the real[] peaks of existing generations: at most 200 slices, each the
+    loudest of the old values it covers, as 0..255; empty stays empty, null stays null."""
+    from tests.support.postgres import create_database
+    from utter.db.migrate import load_migrations, migrate
+
+    url = create_database(pg_server_url)
+    migrate(url, [m for m in load_migrations() if m.version < "0008"])
+    old = [round(0.001 * i, 3) for i in range(400)]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "insert into auth.users (id, aud, role, email) values (%s, 'authenticated',"
+            " 'authenticated', 'peaks@x.test')",
+            (CALLER,),
+        )
+        for peaks in (old, [0.25, 1.0, 0.5], [], None):
+            conn.execute(
+                "insert into public.generations (user_id, text, peaks) values (%s, %s, %s)",
+                (CALLER, str(peaks and len(peaks)), peaks),
+            )
+    migrate(url)
+    with psycopg.connect(url) as conn:
+        stored = dict(conn.execute("select text, peaks from public.generations").fetchall())
+    assert stored["400"] == bytes(round(max(old[2 * i], old[2 * i + 1]) * 255) for i in range(200))
+    assert stored["3"] == bytes([64, 255, 128])
+    assert stored["[]"] == b"" and stored["None"] is None

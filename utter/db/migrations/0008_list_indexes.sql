@@ -22,7 +22,7 @@ begin
        and atttypid = 'real[]'::regtype and not attisdropped
   ) then
     create function pg_temp.utter_peaks_u8(p real[]) returns bytea
-      language sql immutable
+      language sql immutable strict
       as $fn$
         select coalesce(decode(string_agg(lpad(to_hex(level), 2, '0'), '' order by slot), 'hex'),
                         ''::bytea)
