@@ -12,7 +12,7 @@ import fnmatch
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, LiteralString
 from urllib.parse import urlencode, urlsplit
 from uuid import UUID
 
@@ -359,6 +359,15 @@ class AuthService:
 
     async def authenticate(self, access_token: str) -> AuthUser:
         """The user an access token belongs to, if its session is still live."""
+        user = await self.verified_user(access_token)
+        if not await self.session_is_live(user):
+            raise _session_not_found()
+        return user
+
+    async def verified_user(self, access_token: str) -> AuthUser:
+        """The user of a token we signed that names a session, WITHOUT checking that the
+        session is still live: the caller must (`authenticate`, or `live_session_check`
+        inside its own transaction)."""
         try:
             claims = await self._verifier.verify(access_token)
         except InvalidToken as exc:
@@ -366,11 +375,16 @@ class AuthService:
                 "invalid JWT: unable to parse or verify signature", code="bad_jwt"
             ) from exc
         user = AuthUser.from_claims(claims)
-        if user.session_id is None or not await self.session_is_live(user):
-            raise Forbidden(
-                "Session from session_id claim in JWT does not exist", code="session_not_found"
-            )
+        if user.session_id is None:
+            raise _session_not_found()
         return user
+
+    @staticmethod
+    def live_session_check(user: AuthUser) -> tuple[LiteralString, tuple[UUID | None, UUID]]:
+        """SQL (read as the owner role) that is true while `user`'s session is live, with its
+        parameters; `Database.as_user_if` runs it in the statement that opens the caller's
+        transaction, so a logged-out token is refused without a round trip of its own."""
+        return _LIVE_SESSION, (user.session_id, user.id)
 
     async def session_is_live(self, user: AuthUser) -> bool:
         if user.session_id is None:
@@ -566,6 +580,18 @@ _MAIL_NAMES = {
     "recovery": "recovery",
     "email_change": "email change",
 }
+
+
+# The same test as queries.auth.session_is_live, as an expression for `live_session_check`.
+_LIVE_SESSION: LiteralString = (
+    "exists (select 1 from utter.auth_sessions where id = %s and user_id = %s)"
+)
+
+
+def _session_not_found() -> Forbidden:
+    return Forbidden(
+        "Session from session_id claim in JWT does not exist", code="session_not_found"
+    )
 
 
 def _email_exists() -> Unprocessable:

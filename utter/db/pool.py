@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import Any, LiteralString
 from uuid import UUID
 
 from psycopg import AsyncConnection, OperationalError
@@ -44,6 +44,10 @@ class DatabaseUnavailable(Unavailable):
             "The database is not available right now. Please try again in a moment.",
             retry_after=RETRY_AFTER_SECONDS,
         )
+
+
+class ConditionFailed(Exception):
+    """`Database.as_user_if` refused: its condition did not hold; nothing was read."""
 
 
 def user_claims(user_id: UUID | str, email: str | None = None) -> dict[str, Any]:
@@ -136,6 +140,35 @@ class Database:
         payload = dict(claims) if claims is not None else user_claims(user_id)
         payload["sub"] = str(user_id)
         async with self._role_transaction("authenticated", payload) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def as_user_if(
+        self,
+        user_id: UUID | str,
+        condition: LiteralString,
+        params: Sequence[Any],
+        *,
+        claims: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[Connection]:
+        """`as_user`, opened only when `condition` (an SQL boolean with `params`, evaluated as
+        the owner role) holds, else `ConditionFailed`. The check and the switch of role are
+        one statement, so a caller's per-request check (its session is live) costs no
+        transaction or round trip of its own."""
+        payload = dict(claims) if claims is not None else user_claims(user_id)
+        payload["sub"] = str(user_id)
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                # The condition is evaluated before set_config switches the role (the select
+                # list is computed left to right), so it may read what only the owner can.
+                "select (" + condition + ") as ok,"
+                " set_config('request.jwt.claims', %s, true) as c,"
+                " set_config('role', 'authenticated', true) as r",
+                (*params, json.dumps(payload)),
+            )
+            row = await cur.fetchone()
+            if row is None or not row["ok"]:
+                raise ConditionFailed()
             yield conn
 
     @asynccontextmanager
