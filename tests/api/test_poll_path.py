@@ -8,11 +8,14 @@ import uuid
 from typing import Any
 
 import httpx
+import jwt
+import pytest
 from fastapi import FastAPI
 
 from tests.support.api import sign_up
 from tests.support.objects import make_task
 from tests.support.users import make_user
+from utter.auth import service as auth_service
 from utter.db import Database
 from utter.services import tasks as service
 
@@ -95,3 +98,18 @@ async def test_the_poll_routes_keep_their_401_and_404_answers(
         response = await client.get(path, headers=other.headers)
         assert (response.status_code, response.json()) == (404, {"detail": "Task not found."})
     assert (await client.get("/api/tasks", headers=other.headers)).json() == {"tasks": []}
+
+
+async def test_a_remembered_token_is_refused_once_it_expires(
+    client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Polls skip re-verifying a token already seen (the same one comes with every poll);
+    its expiry still counts."""
+    user = await sign_up(client)
+    task_id = await make_task(db, user.id)
+    assert (await client.get(f"/api/tasks/{task_id}", headers=user.headers)).status_code == 200
+    expiry = jwt.decode(user.access_token, options={"verify_signature": False})["exp"]
+    monkeypatch.setattr(auth_service.time, "time", lambda: expiry + 1.0)
+    for path in (f"/api/tasks/{task_id}", "/api/usage"):
+        after = await client.get(path, headers=user.headers)
+        assert (after.status_code, after.json()) == (401, {"detail": "Invalid or expired token"})
