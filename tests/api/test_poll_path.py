@@ -4,7 +4,10 @@ with the same 401 and 404 answers as every other route."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,9 +17,13 @@ from fastapi import FastAPI
 
 from tests.support.api import sign_up
 from tests.support.objects import make_task
+from tests.support.postgres import create_database
+from tests.support.server import app_settings, serve
 from tests.support.users import make_user
 from utter.auth import service as auth_service
 from utter.db import Database
+from utter.db.embedded import EmbeddedPostgres
+from utter.db.migrate import migrate
 from utter.services import tasks as service
 
 
@@ -113,3 +120,42 @@ async def test_a_remembered_token_is_refused_once_it_expires(
     for path in (f"/api/tasks/{task_id}", "/api/usage"):
         after = await client.get(path, headers=user.headers)
         assert (after.status_code, after.json()) == (401, {"detail": "Invalid or expired token"})
+
+
+@pytest.mark.slow
+async def test_polls_survive_a_database_restart_and_fail_as_503_while_it_is_down(
+    tmp_path: Path,
+) -> None:
+    """The poll path opens its transaction its own way (BEGIN sent with the session check):
+    it too answers 503 while the database is down, and answers polls again once it is back."""
+    own_postgres = EmbeddedPostgres(tmp_path / "pg")
+    own_postgres.start()
+    try:
+        url = create_database(own_postgres.uri)
+        migrate(url)
+        settings = app_settings(
+            tmp_path / "data", database_url=url, db_timeout_seconds=2.0, db_pool_min=2
+        )
+        with serve(lambda base: settings.model_copy(update={"public_url": base})) as base:
+            async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+                user = await sign_up(client)
+                async with Database(url) as own_db:
+                    task_id = await make_task(own_db, user.id)
+                poll = f"/api/tasks/{task_id}"
+                for _ in range(3):  # more than one pooled connection in use
+                    assert (await client.get(poll, headers=user.headers)).status_code == 200
+                own_postgres.stop()
+                for path in (poll, "/api/tasks"):
+                    down = await client.get(path, headers=user.headers)
+                    assert down.status_code == 503, down.text
+                    assert down.json()["detail"].startswith("The database is not available")
+                own_postgres.start()
+                deadline = time.monotonic() + 30
+                while (await client.get("/api/health")).status_code != 200:
+                    assert time.monotonic() < deadline, "the API did not see the database return"
+                    await asyncio.sleep(0.2)
+                for _ in range(5):
+                    response = await client.get(poll, headers=user.headers)
+                    assert response.status_code == 200, response.text
+    finally:
+        own_postgres.stop()
