@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import ipaddress
 import logging
 import signal
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +50,17 @@ def _raise_stop(signum: int, frame: object) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.api_fd is not None:
+        return _serve_api_process(args)
+    settings = _settings_with(args)
+    workers = args.workers or settings.api_workers
+    if workers > 1:
+        return _serve_with_api_processes(settings, workers)
+    return _serve_in_process(settings)
+
+
+def _serve_in_process(settings: Settings) -> int:
+    """One API process: this one, with the embedded Postgres and the worker around it."""
     import uvicorn
 
     from utter.app import create_app
@@ -53,7 +68,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from utter.runtime import AlreadyRunning, owned_data_dir
     from utter.server_options import proxy_options
 
-    settings = _settings_with(args)
     _configure_logging(settings)
     url = f"http://{settings.host}:{settings.port}"
     try:
@@ -96,6 +110,146 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# Connections each process keeps besides its own pool: procrastinate's connector
+# (utter.jobs.queue's default) in an API process; pool + connector in a worker process.
+QUEUE_CONNECTIONS = 4
+WORKER_PROCESS_CONNECTIONS = 4 + QUEUE_CONNECTIONS
+# Left free for psql, `utter migrate` and Postgres' own superuser slots.
+SPARE_CONNECTIONS = 10
+
+
+def api_process_settings(settings: Settings, workers: int, max_connections: int) -> Settings:
+    """Each of `workers` API processes' share: UTTER_CPU_WORKERS divided among them (at
+    least one each), and a pool small enough that all processes together, the job worker's
+    engine processes included, stay within the database's max_connections."""
+    engine_processes = settings.worker_concurrency if settings.serve_worker else 0
+    budget = (
+        max_connections - SPARE_CONNECTIONS - engine_processes * WORKER_PROCESS_CONNECTIONS
+    ) // workers - QUEUE_CONNECTIONS
+    pool_max = max(2, min(settings.db_pool_max, budget))
+    return settings.model_copy(
+        update={
+            "cpu_workers": max(1, settings.cpu_workers // workers),
+            "db_pool_max": pool_max,
+            "db_pool_min": min(settings.db_pool_min, pool_max),
+        }
+    )
+
+
+def _listening_socket(settings: Settings) -> socket.socket:
+    """Bound and listening here, once, and inherited by every API process: they share one
+    queue of connections, so a busy or restarting process leaves the others to accept."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def _until_healthy(settings: Settings, stopping: asyncio.Event) -> bool:
+    import httpx
+
+    host = settings.host
+    with contextlib.suppress(ValueError):
+        address = ipaddress.ip_address(host)
+        if address.is_unspecified:  # listening everywhere: ask over loopback
+            host = "::1" if address.version == 6 else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    async with httpx.AsyncClient(timeout=5) as client:
+        while not stopping.is_set():
+            with contextlib.suppress(httpx.HTTPError):
+                response = await client.get(f"http://{host}:{settings.port}/api/health")
+                if response.status_code == 200:
+                    return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), 0.2)
+    return False
+
+
+def _serve_with_api_processes(settings: Settings, workers: int) -> int:
+    """`workers` API processes on one port; this process owns the data dir, the embedded
+    Postgres and the job worker, restarts any child that dies and stops them all."""
+    import psycopg
+
+    from utter.db.migrate import migrate, sync_generation_guard
+    from utter.runtime import AlreadyRunning, owned_data_dir
+    from utter.supervise import api_processes, run_all, worker_process
+
+    _configure_logging(settings)
+    url = f"http://{settings.host}:{settings.port}"
+    try:
+        with owned_data_dir(settings, supervise=True) as (lock, database_url):
+            applied = migrate(database_url)
+            if applied:
+                log.info("applied migrations: %s", ", ".join(applied))
+            sync_generation_guard(database_url, settings.max_active_generations)
+            with psycopg.connect(database_url) as conn:
+                row = conn.execute("show max_connections").fetchone()
+            max_connections = int(row[0]) if row else 100
+            settings = settings.model_copy(update={"database_url": database_url})
+            try:
+                sock = _listening_socket(settings)
+            except OSError as exc:
+                print(f"Utter could not listen on {url}: {exc}", file=sys.stderr)
+                return 1
+            lock.describe(url=url)
+            children = api_processes(
+                api_process_settings(settings, workers, max_connections), sock.fileno(), workers
+            )
+            if settings.serve_worker:
+                children.append(worker_process(settings))
+
+            async def main() -> None:
+                stopping = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, stopping.set)
+                supervising = asyncio.create_task(run_all(children, stopping))
+                if await _until_healthy(settings, stopping):
+                    print(
+                        f"Utter is running at {url} with {workers} API processes (Ctrl-C to stop)",
+                        flush=True,
+                    )
+                await supervising
+
+            try:
+                asyncio.run(main())
+            finally:
+                sock.close()
+    except AlreadyRunning as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print("Utter stopped.", flush=True)
+    return 0
+
+
+def _serve_api_process(args: argparse.Namespace) -> int:
+    """One API process under `utter serve --workers N`: the app on the inherited socket;
+    the parent has the database ready and runs the worker."""
+    import uvicorn
+
+    from utter.app import create_app
+    from utter.server_options import proxy_options
+    from utter.supervise import die_with_parent
+
+    if args.child_of is not None:
+        die_with_parent(args.child_of)
+    settings = _settings_with(args)
+    _configure_logging(settings)
+    sock = socket.socket(fileno=args.api_fd)
+    config = uvicorn.Config(
+        create_app(settings),
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+        **proxy_options(settings),
+    )
+    # uvicorn stops gracefully on SIGTERM (from the parent) and SIGINT (Ctrl-C).
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from utter.db.migrate import current_level, migrate
     from utter.runtime import database_url
@@ -134,33 +288,59 @@ def _migrate_when_reachable(url: str) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    import asyncio
-    import contextlib
-
     from utter.cpu import lower_priority
     from utter.jobs.worker import run_worker
     from utter.runtime import database_url
+    from utter.supervise import die_with_parent, engine_processes, run_all
 
     settings = _settings_with(args)
     if args.engine:
         settings = settings.model_copy(update={"engine": args.engine})
+    if args.concurrency:
+        settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
     _configure_logging(settings)
-    # Synthesis yields to anything else this machine does, the API first.
-    lower_priority(settings.worker_nice)
+    if args.child_of is not None:
+        # An engine process of `utter worker --concurrency N`: its parent lowered the
+        # priority it inherits, prepared the database, and stops it.
+        die_with_parent(args.child_of)
+    else:
+        # Synthesis yields to anything else this machine does, the API first.
+        lower_priority(settings.worker_nice)
+    concurrency = settings.worker_concurrency
     with database_url(settings) as url:
-        _migrate_when_reachable(url)
+        if args.child_of is None:
+            _migrate_when_reachable(url)
 
         async def main() -> None:
             loop = asyncio.get_running_loop()
-            work = asyncio.create_task(run_worker(settings, url, concurrency=args.concurrency))
+            stop: Callable[[], object]
+            if concurrency > 1:
+                # N engine calls at once means N engines, each in its own process: one
+                # engine is not safe to call from several threads, and the GIL would
+                # share one core among them anyway.
+                stopping = asyncio.Event()
+                children = engine_processes(
+                    settings.model_copy(update={"database_url": url}), concurrency
+                )
+                work = asyncio.create_task(run_all(children, stopping))
+                stop = stopping.set
+            else:
+                work = asyncio.create_task(run_worker(settings, url, concurrency=1))
+                stop = work.cancel
             for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, work.cancel)
-            print(f"Utter worker running (engine {settings.engine}); Ctrl-C to stop.", flush=True)
+                loop.add_signal_handler(sig, stop)
+            if args.child_of is None:
+                print(
+                    f"Utter worker running (engine {settings.engine}, {concurrency} at once); "
+                    "Ctrl-C to stop.",
+                    flush=True,
+                )
             with contextlib.suppress(asyncio.CancelledError):
                 await work
 
         asyncio.run(main())
-    print("Utter worker stopped.", flush=True)
+    if args.child_of is None:
+        print("Utter worker stopped.", flush=True)
     return 0
 
 
@@ -194,6 +374,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the API, the web app and a worker")
     serve.add_argument("--host", help="interface to listen on (default: $UTTER_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (default: $UTTER_PORT)")
+    serve.add_argument(
+        "--workers", type=int, help="API processes on the port (default: $UTTER_API_WORKERS)"
+    )
+    # How `utter serve --workers N` starts its API processes; not for people.
+    serve.add_argument("--api-fd", type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--child-of", type=int, help=argparse.SUPPRESS)
     data_dir_flag(serve)
     serve.set_defaults(func=cmd_serve)
 
@@ -206,8 +392,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--engine", choices=["local", "qwen", "modal"], help="engine to run")
     worker.add_argument(
-        "--concurrency", type=int, help="jobs at once (default: $UTTER_WORKER_CONCURRENCY)"
+        "--concurrency",
+        type=int,
+        help="engine calls at once, each in its own process (default: $UTTER_WORKER_CONCURRENCY)",
     )
+    # How `utter worker --concurrency N` starts its engine processes; not for people.
+    worker.add_argument("--child-of", type=int, help=argparse.SUPPRESS)
     data_dir_flag(worker)
     worker.set_defaults(func=cmd_worker)
 

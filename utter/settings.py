@@ -66,9 +66,16 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(
         default=1,
         ge=1,
-        description="Jobs one worker process runs at once. Their engine calls take turns "
-        "on the process's one engine thread, while the rest of each job (reading the "
-        "reference, storing the audio) overlaps; more processes give more throughput.",
+        description="Engine calls `utter worker` (and the worker inside `utter serve`) runs "
+        "at once. Above 1, the worker starts this many engine processes, each with its own "
+        "engine (and its own copy of the model in memory) running one job at a time.",
+    )
+    api_workers: int = Field(
+        default=1,
+        ge=1,
+        description="API processes `utter serve` runs on its one port (also `--workers`). "
+        "Above 1, the serve process keeps the embedded Postgres and the worker, and the API "
+        "processes share UTTER_CPU_WORKERS and the database's connections among them.",
     )
     worker_nice: int = Field(
         default=10,

@@ -54,11 +54,13 @@ class SupervisedProcess:
         env: Mapping[str, str],
         *,
         backoff: Backoff | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> None:
         self.name = name
         self.argv = list(argv)
         self.env = dict(env)
         self.backoff = backoff or Backoff()
+        self.pass_fds = tuple(pass_fds)
         self.starts = 0
         self.process: asyncio.subprocess.Process | None = None
         self._stopping = False
@@ -67,7 +69,9 @@ class SupervisedProcess:
         loop = asyncio.get_running_loop()
         while not self._stopping:
             started = loop.time()
-            self.process = await asyncio.create_subprocess_exec(*self.argv, env=self.env)
+            self.process = await asyncio.create_subprocess_exec(
+                *self.argv, env=self.env, pass_fds=self.pass_fds
+            )
             self.starts += 1
             log.info("%s started (pid %d)", self.name, self.process.pid)
             code = await self.process.wait()
@@ -94,16 +98,80 @@ class SupervisedProcess:
             await process.wait()
 
 
-def worker_process(settings: Settings) -> SupervisedProcess:
-    """`utter worker` as a child of this process, with exactly these settings (the
-    parent's own overrides included) and none inherited from the environment."""
+def _child_environment(settings: Settings) -> dict[str, str]:
+    """Exactly these settings (the parent's own overrides included), none inherited."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith("UTTER_") and key != "DATABASE_URL"
     }
     env.update(settings.as_environment())
-    return SupervisedProcess("the job worker", [sys.executable, "-m", "utter", "worker"], env)
+    return env
+
+
+def worker_process(settings: Settings) -> SupervisedProcess:
+    """`utter worker` as a child of this process, with exactly these settings."""
+    return SupervisedProcess(
+        "the job worker", [sys.executable, "-m", "utter", "worker"], _child_environment(settings)
+    )
+
+
+def engine_processes(settings: Settings, count: int) -> list[SupervisedProcess]:
+    """`count` one-job `utter worker` children, each with its own engine: what
+    `utter worker --concurrency N` runs, so N engine calls use N cores."""
+    env = _child_environment(settings.model_copy(update={"worker_concurrency": 1}))
+    argv = [sys.executable, "-m", "utter", "worker", "--child-of", str(os.getpid())]
+    return [SupervisedProcess(f"engine process {n}", argv, env) for n in range(1, count + 1)]
+
+
+def api_processes(settings: Settings, listening_fd: int, count: int) -> list[SupervisedProcess]:
+    """`count` API processes (`utter serve --api-fd`) accepting on one listening socket,
+    with these settings as they are: the caller divides the pools among them."""
+    env = _child_environment(settings.model_copy(update={"serve_worker": False}))
+    argv = [
+        sys.executable,
+        "-m",
+        "utter",
+        "serve",
+        "--api-fd",
+        str(listening_fd),
+        "--child-of",
+        str(os.getpid()),
+    ]
+    return [
+        SupervisedProcess(f"API process {n}", argv, env, pass_fds=(listening_fd,))
+        for n in range(1, count + 1)
+    ]
+
+
+async def run_all(processes: Sequence[SupervisedProcess], stop: asyncio.Event) -> None:
+    """Keep `processes` running until `stop` is set, then stop them all at once."""
+    running = [asyncio.create_task(p.run(), name=f"supervise {p.name}") for p in processes]
+    try:
+        await stop.wait()
+    finally:
+        await asyncio.gather(*(p.stop() for p in processes), return_exceptions=True)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+
+# prctl(2) option: the signal the kernel sends this process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """SIGTERM this process when `parent_pid` (its supervisor) dies, however it dies, so a
+    supervisor killed with SIGKILL leaves no orphans running jobs or holding the port."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    # The parent may have died before prctl took effect: then we are already adopted.
+    if os.getppid() != parent_pid:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class PostgresWatchdog:

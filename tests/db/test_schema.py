@@ -67,8 +67,10 @@ DEFAULTS = {
 }
 
 NAMED_INDEXES = {
-    "idx_voices_user_id_created",
-    "idx_generations_user_id_created",
+    "idx_voices_user_created_id",
+    "idx_voices_user_source_created_id",
+    "idx_generations_user_created_id",
+    "idx_generations_user_status_created_id",
     "idx_tasks_user_id",
     "idx_generations_voice_id",
     "idx_tasks_generation_id",
@@ -144,14 +146,14 @@ def test_every_moment_is_a_timestamptz(conn: psycopg.Connection) -> None:
     assert columns[("usage_daily", "day")][0] == "date"
 
 
-def test_structured_columns_are_jsonb_and_peaks_an_array(conn: psycopg.Connection) -> None:
+def test_structured_columns_are_jsonb_and_peaks_bytes(conn: psycopg.Connection) -> None:
     columns = _columns(conn)
     assert {key: columns[key][0] for key in JSON_COLUMNS} == dict.fromkeys(JSON_COLUMNS, "jsonb")
     row = conn.execute(
         "select format_type(atttypid, atttypmod) from pg_attribute"
         " where attrelid = 'public.generations'::regclass and attname = 'peaks'"
     ).fetchone()
-    assert row == ("real[]",)
+    assert row == ("bytea",)
 
 
 def test_counters_and_measures_are_numbers(conn: psycopg.Connection) -> None:

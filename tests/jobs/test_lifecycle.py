@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.users import DbUser, make_user
+from utter.audio.peaks import LEVELS, unpack
 from utter.db import Database
 from utter.db.queries import tasks
 from utter.jobs.queue import create_queue, defer
@@ -92,7 +93,7 @@ async def test_finalising_happens_once_however_many_finishers_race(db: Database)
         task = await tasks.get(c, t["task_id"])
     assert gen is not None and task is not None
     assert gen["duration_seconds"] == 1.25
-    assert gen["peaks"] == pytest.approx([0.1, 0.5, 1.0])
+    assert unpack(gen["peaks"]) == pytest.approx([0.1, 0.5, 1.0], abs=0.5 / LEVELS + 0.0005)
     assert gen["generation_time_seconds"] is not None and gen["completed_at"] is not None
     assert task["result"] == {"audio_url": f"/api/generations/{t['generation_id']}/audio"}
 

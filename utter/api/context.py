@@ -30,7 +30,7 @@ class Studio:
     cpu: CpuPool
 
 
-def get_studio(request: Request) -> Studio:
+async def get_studio(request: Request) -> Studio:
     studio: Studio = request.app.state.studio
     return studio
 
@@ -44,7 +44,7 @@ def _with_port(host: str, scheme: str) -> str:
     return host
 
 
-def public_base_url(request: Request) -> str:
+async def public_base_url(request: Request) -> str:
     """The base for signed URLs we hand back: PUBLIC_URL; else where this request's client
     reached us, when its Host is one we answer to (UTTER_ALLOWED_HOSTS). A forged Host would
     otherwise put an attacker's site into the URLs (and the tokens) we hand out."""

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from utter.api.context import BaseUrl, StudioDep
 from utter.api.deps import CurrentUser, DatabaseDep
 from utter.api.forms import page_params, pagination
-from utter.api.models import Ok, Pagination
+from utter.api.models import CURSOR_HELP, Ok, Pagination
 from utter.api.owned import OwnedGeneration, OwnedGenerationToRegenerate
 from utter.services import generations as service
 from utter.services.generations import Generation, Regeneration
@@ -22,6 +22,8 @@ router = APIRouter(tags=["generations"])
 class GenerationList(BaseModel):
     generations: list[Generation]
     pagination: Pagination
+    # Pass as `cursor` for the page after this one; None when this page is the last.
+    next_cursor: str | None = None
 
 
 @router.get("/generations")
@@ -32,17 +34,21 @@ async def list_generations(
     per_page: str | None = None,
     search: Annotated[str | None, Query()] = None,
     status: Annotated[str | None, Query()] = None,
+    cursor: Annotated[str | None, Query(description=CURSOR_HELP)] = None,
 ) -> GenerationList:
     page_no, size = page_params(page, per_page)
-    found, total = await service.list_generations(
+    found, total, next_cursor = await service.list_generations(
         db,
         user_id=user.id,
         page=page_no,
         per_page=size,
         search=(search or "").strip() or None,
         status=(status or "").strip() or None,
+        cursor=(cursor or "").strip() or None,
     )
-    return GenerationList(generations=found, pagination=pagination(page_no, size, total))
+    return GenerationList(
+        generations=found, pagination=pagination(page_no, size, total), next_cursor=next_cursor
+    )
 
 
 @router.get("/generations/{generation_id}/audio", status_code=302, response_class=RedirectResponse)

@@ -11,8 +11,15 @@ class Ok(BaseModel):
     ok: bool = True
 
 
+CURSOR_HELP = (
+    "The `next_cursor` of the previous page: the page after it, by position rather than by"
+    " number, so rows added meanwhile neither repeat nor skip a row; `page` is then not used."
+)
+
+
 class Pagination(BaseModel):
-    """Where a page sits in a numbered list."""
+    """Where a page sits in a numbered list. Its `total` is exact: counted apart from the
+    page, by an index."""
 
     page: int
     per_page: int

@@ -8,9 +8,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from utter.api.context import BaseUrl, StudioDep
-from utter.api.deps import CurrentUser, DatabaseDep
+from utter.api.deps import Caller, CurrentUser, DatabaseDep
 from utter.api.models import Ok
-from utter.api.owned import OwnedTask
+from utter.api.owned import TASK_NOT_FOUND, OwnedTask
+from utter.errors import NotFound
 from utter.services import tasks as service
 from utter.services.tasks import Task
 
@@ -29,21 +30,37 @@ class CancelOut(BaseModel):
 
 
 @router.get("/tasks")
-async def list_tasks(
-    user: CurrentUser, db: DatabaseDep, studio: StudioDep, base_url: BaseUrl
-) -> TaskList:
+async def list_tasks(caller: Caller, studio: StudioDep, base_url: BaseUrl) -> TaskList:
     """The caller's active tasks and those finished in the last 24 hours, newest first."""
-    found = await service.list_tasks(db, studio.storage, user_id=user.id, base_url=base_url)
-    return TaskList(tasks=found)
+    async with caller.transaction() as conn:
+        found = await service.recent_tasks(conn)
+    user_id = caller.user.id
+    tasks = await service.with_audio_urls(found, studio.storage, user_id=user_id, base_url=base_url)
+    return TaskList(tasks=tasks)
 
 
 # exclude_unset: `result` is absent (not null) until there is one; clients test for the key.
 @router.get("/tasks/{task_id}", response_model_exclude_unset=True)
-async def get_task(
-    task: OwnedTask, user: CurrentUser, db: DatabaseDep, studio: StudioDep, base_url: BaseUrl
-) -> Task:
+async def get_task(task_id: str, caller: Caller, studio: StudioDep, base_url: BaseUrl) -> Task:
     """One task with its progress."""
-    return await service.read_task(db, studio.storage, task, user_id=user.id, base_url=base_url)
+    # What OwnedTask does, with the session check and the read in one transaction. A
+    # malformed id still waits for the session check, so a logged-out token gets its 401.
+    try:
+        wanted: UUID | None = UUID(task_id)
+    except ValueError:
+        wanted = None
+    async with caller.transaction() as conn:
+        task = None if wanted is None else await service.find_task_in(conn, wanted)
+    if task is None:
+        raise NotFound(TASK_NOT_FOUND)
+    return await service.read_task(
+        caller.db,
+        studio.storage,
+        task,
+        user_id=caller.user.id,
+        base_url=base_url,
+        counts_polls=studio.engine.name == "modal",
+    )
 
 
 @router.post("/tasks/{task_id}/cancel")

@@ -19,7 +19,7 @@ from utter.api.forms import (
     pagination,
     reject_unstorable,
 )
-from utter.api.models import Ok, Pagination
+from utter.api.models import CURSOR_HELP, Ok, Pagination
 from utter.api.owned import OwnedVoice
 from utter.errors import Invalid
 from utter.services import usage
@@ -54,6 +54,8 @@ class FinalizeFields(CloneFields):
 class VoiceList(BaseModel):
     voices: list[Voice]
     pagination: Pagination
+    # Pass as `cursor` for the page after this one; None when this page is the last.
+    next_cursor: str | None = None
 
 
 class VoicePatch(Body):
@@ -148,12 +150,23 @@ async def list_voices(
     per_page: str | None = None,
     search: Annotated[str | None, Query()] = None,
     source: Annotated[str | None, Query()] = None,
+    cursor: Annotated[str | None, Query(description=CURSOR_HELP)] = None,
 ) -> VoiceList:
     page_no, size = page_params(page, per_page)
-    voices, total = await service.list_voices(
-        db, user_id=user.id, search=search, source=source, limit=size, offset=(page_no - 1) * size
+    voices, total, next_cursor = await service.list_voices(
+        db,
+        user_id=user.id,
+        search=search,
+        source=source,
+        limit=size,
+        offset=(page_no - 1) * size,
+        cursor=(cursor or "").strip() or None,
     )
-    return VoiceList(voices=voices, pagination=Pagination(**pagination(page_no, size, total)))
+    return VoiceList(
+        voices=voices,
+        pagination=Pagination(**pagination(page_no, size, total)),
+        next_cursor=next_cursor,
+    )
 
 
 @router.get("/voices/{voice_id}")

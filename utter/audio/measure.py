@@ -24,7 +24,6 @@ import warnings
 
 import numpy as np
 import numpy.typing as npt
-import pyloudnorm
 import soxr
 from pydantic import BaseModel
 
@@ -109,6 +108,10 @@ def clipping_ratio(samples: Samples) -> float:
 
 
 def loudness_lufs(samples: Samples, sample_rate: int) -> float | None:
+    # Imported here: it pulls in scipy (~75 MB), which the API process never needs; only
+    # the CPU processes and workers that measure audio pay for it.
+    import pyloudnorm
+
     meter = pyloudnorm.Meter(sample_rate)
     if len(samples) < int(meter.block_size * sample_rate):
         return None

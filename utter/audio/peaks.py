@@ -1,4 +1,9 @@
-"""A waveform overview for drawing: the loudest sample in each of N equal slices."""
+"""A waveform overview for drawing: the loudest sample in each of N equal slices.
+
+Stored as one byte per slice (`pack`): 0..255 of the loudest slice, which is finer than a
+waveform's pixels need and 8× smaller than real values. Lists send it back as numbers in
+0..1 with 3 decimals (`unpack`), the form clients have always read.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,12 @@ import numpy as np
 import numpy.typing as npt
 
 DEFAULT_PEAKS = 400
+# What a finished generation stores: enough for any row's waveform, a fraction of a page.
+STORED_PEAKS = 200
+LEVELS = 255
+
+# Each byte's value as the API sends it, computed once instead of per value of every row.
+_AS_FRACTION = tuple(round(level / LEVELS, 3) for level in range(LEVELS + 1))
 
 
 def peaks(samples: npt.NDArray[np.float32], count: int = DEFAULT_PEAKS) -> list[float]:
@@ -22,3 +33,14 @@ def peaks(samples: npt.NDArray[np.float32], count: int = DEFAULT_PEAKS) -> list[
     if top > 0:
         values /= top
     return [round(float(v), 3) for v in values]
+
+
+def pack(values: list[float]) -> bytes:
+    """Values in 0..1 (out-of-range ones clipped) as one byte each, 0..255."""
+    levels = np.rint(np.clip(np.asarray(values, dtype=np.float64), 0.0, 1.0) * LEVELS)
+    return levels.astype(np.uint8).tobytes()
+
+
+def unpack(data: bytes) -> list[float]:
+    """Stored bytes back to values in 0..1 with at most 3 decimals."""
+    return list(map(_AS_FRACTION.__getitem__, data))

@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +34,7 @@ from utter.auth.tokens import (
     TokenVerifier,
     jwt_secret,
 )
-from utter.db import Database
+from utter.db import Connection, Database
 from utter.errors import Forbidden
 from utter.jobs.mail import QueuedMail
 from utter.jobs.queue import create_queue
@@ -87,6 +89,33 @@ class Auth:
             return AuthUser.from_claims(await self.verifier.verify(token))
         except InvalidToken:
             return None
+
+    async def token_user(self, authorization: str) -> AuthUser | None:
+        """`user_for` without the session check: the user whose token this header carries,
+        or None. Only for reading through `transaction`, which checks the session."""
+        scheme, _, token = authorization.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return None
+        if self.service is None:
+            return await self.user_for(authorization)
+        try:
+            return await self.service.verified_user(token)
+        except Forbidden:
+            return None
+
+    @asynccontextmanager
+    async def transaction(self, db: Database, user: AuthUser) -> AsyncIterator[Connection]:
+        """A transaction under RLS as a `token_user`. In builtin mode it opens only while the
+        user's session is live, checked in its first statement (else `ConditionFailed`), so
+        authenticating and reading cost one transaction and one connection checkout."""
+        if self.service is None:
+            async with db.as_user(user.id) as conn:
+                yield conn
+            return
+        condition, params = self.service.live_session_check(user)
+        async with db.as_user_if(user.id, condition, params) as conn:
+            yield conn
 
 
 def build_auth(settings: Settings, db: Database) -> Auth:

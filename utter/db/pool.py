@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import Any, LiteralString
 from uuid import UUID
 
-from psycopg import AsyncConnection, OperationalError
+from psycopg import AsyncClientCursor, AsyncConnection, OperationalError
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -44,6 +44,10 @@ class DatabaseUnavailable(Unavailable):
             "The database is not available right now. Please try again in a moment.",
             retry_after=RETRY_AFTER_SECONDS,
         )
+
+
+class ConditionFailed(Exception):
+    """`Database.as_user_if` refused: its condition did not hold; nothing was read."""
 
 
 def user_claims(user_id: UUID | str, email: str | None = None) -> dict[str, Any]:
@@ -139,6 +143,36 @@ class Database:
             yield conn
 
     @asynccontextmanager
+    async def as_user_if(
+        self,
+        user_id: UUID | str,
+        condition: LiteralString,
+        params: Sequence[Any],
+        *,
+        claims: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[Connection]:
+        """`as_user`, opened only when `condition` (an SQL boolean with `params`, evaluated as
+        the owner role) holds, else `ConditionFailed`. The check and the switch of role are
+        one statement, so a caller's per-request check (its session is live) costs no
+        transaction or round trip of its own."""
+        payload = dict(claims) if claims is not None else user_claims(user_id)
+        payload["sub"] = str(user_id)
+        opening = (
+            # The condition is evaluated before set_config switches the role (the select
+            # list is computed left to right), so it may read what only the owner can.
+            "select (" + condition + ") as ok,"
+            " set_config('request.jwt.claims', %s, true) as c,"
+            " set_config('role', 'authenticated', true) as r"
+        )
+        async with self._transaction_opened_by(opening, (*params, json.dumps(payload))) as (
+            conn,
+            row,
+        ):
+            if row is None or not row["ok"]:
+                raise ConditionFailed()
+            yield conn
+
+    @asynccontextmanager
     async def as_anon(self) -> AsyncIterator[Connection]:
         """A transaction as `anon` with no claims: what an unauthenticated client could do."""
         async with self._role_transaction("anon", {"role": "anon"}) as conn:
@@ -179,6 +213,52 @@ class Database:
         except OperationalError as exc:  # PoolTimeout (no connection in time) is one too
             self._drop_dead_connections()
             raise DatabaseUnavailable() from exc
+
+    @asynccontextmanager
+    async def _transaction_opened_by(
+        self, query: LiteralString, params: Sequence[Any]
+    ) -> AsyncIterator[tuple[Connection, DictRow | None]]:
+        """`_transaction` whose BEGIN travels with its first query (and that query's first
+        row): one round trip less, for the paths every request takes. The parameters are
+        bound here (psycopg's client-side quoting), as a message of two statements takes none."""
+        try:
+            async with AsyncExitStack() as stack:
+                conn, row = await self._begin_with(stack, query, params)
+                try:
+                    yield conn, row
+                except BaseException:
+                    await conn.rollback()
+                    raise
+                await conn.commit()
+        except OperationalError as exc:
+            self._drop_dead_connections()
+            raise DatabaseUnavailable() from exc
+
+    async def _begin_with(
+        self, stack: AsyncExitStack, query: LiteralString, params: Sequence[Any]
+    ) -> tuple[Connection, DictRow | None]:
+        """`_begin`, sending BEGIN and `query` as one message; a dead connection is thrown
+        away and the next tried, as there."""
+        for _ in range(self._pool.max_size + 1):
+            attempt = AsyncExitStack()
+            try:
+                conn = await attempt.enter_async_context(self._pool.connection())
+                bound = AsyncClientCursor(conn).mogrify(query, params)
+                cur = await conn.execute(("begin; " + bound).encode())
+                cur.nextset()
+                row = await cur.fetchone()
+            except PoolTimeout:
+                raise
+            except OperationalError as exc:
+                await attempt.__aexit__(type(exc), exc, exc.__traceback__)
+                self._drop_dead_connections()
+                continue
+            except BaseException as exc:  # a bad query: the connection goes back, reset
+                await attempt.__aexit__(type(exc), exc, exc.__traceback__)
+                raise
+            stack.push_async_exit(attempt)
+            return conn, row
+        raise DatabaseUnavailable()
 
     async def _begin(self, stack: AsyncExitStack) -> Connection:
         """Take a connection and BEGIN on it. After a server restart the idle connections

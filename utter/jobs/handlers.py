@@ -27,6 +27,7 @@ import numpy as np
 import soundfile as sf
 
 from utter.audio.convert import encode_wav
+from utter.audio.peaks import STORED_PEAKS
 from utter.audio.peaks import peaks as compute_peaks
 from utter.db import Database
 from utter.db.queries import tasks, voices
@@ -137,7 +138,7 @@ async def store_and_finish_generation(
             return False
         # Encoding and peaks are numpy over the whole clip: off the loop that heartbeats.
         wav = await asyncio.to_thread(encode_wav, audio.samples, audio.sample_rate)
-        peaks = await asyncio.to_thread(compute_peaks, audio.samples)
+        peaks = await asyncio.to_thread(compute_peaks, audio.samples, STORED_PEAKS)
         await ctx.storage.put("generations", key, wav, "audio/wav", owner=user_id)
         return await tasks.complete_generation(
             conn,

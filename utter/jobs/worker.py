@@ -29,6 +29,7 @@ from uuid import UUID
 
 import procrastinate
 
+from utter.cpu import release_freed_memory
 from utter.db import Database
 from utter.db.pool import CONNECTION_LOST, DatabaseUnavailable
 from utter.engines import create_engine
@@ -45,8 +46,8 @@ log = logging.getLogger(__name__)
 
 # Engine calls one worker process runs at once. One: every engine holds one model (one
 # Piper session and WORLD analysis on the CPUs, one checkpoint on the GPU, one Modal
-# client) and none is shown safe to call from several threads, so a worker's other jobs
-# overlap their I/O with the running call; more throughput comes from more processes.
+# client) and none is shown safe to call from several threads. More engine calls at once
+# come from more processes: `utter worker --concurrency N` starts N of them.
 ENGINE_THREADS = 1
 
 
@@ -54,10 +55,16 @@ def register_handlers(queue: procrastinate.App) -> None:
     """Bind the task names to their handlers; the context comes from the worker."""
 
     async def generate(context: procrastinate.JobContext, task_id: str) -> None:
-        await handle_generate(_ctx(context), UUID(task_id))
+        try:
+            await handle_generate(_ctx(context), UUID(task_id))
+        finally:
+            await asyncio.to_thread(release_freed_memory)
 
     async def design_preview(context: procrastinate.JobContext, task_id: str) -> None:
-        await handle_design_preview(_ctx(context), UUID(task_id))
+        try:
+            await handle_design_preview(_ctx(context), UUID(task_id))
+        finally:
+            await asyncio.to_thread(release_freed_memory)
 
     # Retries are ours (the sweeper requeues tasks whose worker died), not procrastinate's:
     # an engine error is not cured by running the same input again.

@@ -10,9 +10,11 @@ from uuid import UUID
 from pydantic import BaseModel, PrivateAttr
 
 from utter.audio.convert import OUTPUT_FORMATS, Compressed, transcode
+from utter.audio.peaks import unpack as unpack_peaks
 from utter.cpu import CpuPool
 from utter.db import Database
 from utter.db.queries import generations as q
+from utter.db.queries.paging import Cursor
 from utter.errors import Invalid, NotFound
 from utter.storage import Storage
 from utter.storage.base import require_owned_key
@@ -42,8 +44,13 @@ class Generation(BaseModel):
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Generation:
+        stored = row.get("peaks")
         generation = cls.model_validate(
-            {**row, "audio_path": f"/api/generations/{row['id']}/audio"}
+            {
+                **row,
+                "audio_path": f"/api/generations/{row['id']}/audio",
+                "peaks": None if stored is None else unpack_peaks(stored),
+            }
         )
         generation._audio_key = row["audio_object_key"]
         return generation
@@ -70,14 +77,24 @@ async def list_generations(
     per_page: int,
     search: str | None,
     status: str | None,
-) -> tuple[list[Generation], int]:
-    """One page of the caller's generations, newest first, and how many there are in all."""
+    cursor: str | None = None,
+) -> tuple[list[Generation], int, str | None]:
+    """One page of the caller's generations, newest first, how many there are in all, and
+    the cursor of the next page (None at the end). With a cursor the page follows it and
+    `page` is not used (a cursor that is not one a page gave is Invalid)."""
     status = None if status in (None, "", "all") else status
+    after = Cursor.decode(cursor) if cursor else None
     async with db.as_user(user_id) as conn:
-        rows, total = await q.list_page(
-            conn, search=search, status=status, limit=per_page, offset=(page - 1) * per_page
+        found = await q.list_page(
+            conn,
+            user_id=user_id,
+            search=search,
+            status=status,
+            limit=per_page,
+            offset=(page - 1) * per_page,
+            cursor=after,
         )
-    return [Generation.from_row(r) for r in rows], total
+    return [Generation.from_row(r) for r in found.rows], found.total, found.next_cursor
 
 
 async def find_generation(db: Database, *, user_id: UUID, generation_id: UUID) -> Generation | None:

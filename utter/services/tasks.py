@@ -1,7 +1,8 @@
 """Tasks as their owners see them: progress, results, cancel and delete.
 
-Reading a task changes nothing but its poll counter: queue workers do the work, never
-whoever polls, so a slow, absent or eager poller can neither stall nor repeat it.
+Reading a task changes nothing (only the Modal engine's poll counter, see `read_task`):
+queue workers do the work, never whoever polls, so a slow, absent or eager poller can
+neither stall nor repeat it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from utter.db import Database
+from utter.db import Connection, Database
 from utter.db.queries import tasks as q
 from utter.errors import Invalid, UtterError
 from utter.storage import Storage
@@ -110,29 +111,58 @@ async def with_audio_url(task: Task, storage: Storage, *, user_id: UUID, base_ur
 async def find_task(db: Database, *, user_id: UUID, task_id: UUID) -> Task | None:
     """The task, read under RLS as `user_id`: None when it is missing or someone else's."""
     async with db.as_user(user_id) as conn:
-        row = await q.get(conn, task_id)
+        return await find_task_in(conn, task_id)
+
+
+async def find_task_in(conn: Connection, task_id: UUID) -> Task | None:
+    """`find_task` in a transaction the caller opened as the task's would-be owner."""
+    row = await q.get(conn, task_id)
     return None if row is None else Task.from_row(row)
 
 
 async def read_task(
-    db: Database, storage: Storage, task: Task, *, user_id: UUID, base_url: str
+    db: Database,
+    storage: Storage,
+    task: Task,
+    *,
+    user_id: UUID,
+    base_url: str,
+    counts_polls: bool = False,
 ) -> Task:
-    """One poll of the caller's task: counted, and answered with its audio link."""
-    async with db.as_service() as conn:
-        count = await q.increment_poll_count(conn, task.id, user_id)
-    if count is not None:
-        task = task.model_copy(update={"modal_poll_count": count})
+    """One poll of the caller's task, answered with its audio link.
+
+    A poll writes nothing: every open tab repeats it, and a write per read would cost each
+    one a transaction and WAL. Only with `counts_polls` (the Modal engine, whose progress
+    clients written for the hosted service follow by this count) is an active task's
+    counter bumped."""
+    if counts_polls and task.status in q.ACTIVE:
+        async with db.as_service() as conn:
+            count = await q.increment_poll_count(conn, task.id, user_id)
+        if count is not None:
+            task = task.model_copy(update={"modal_poll_count": count})
     return await with_audio_url(task, storage, user_id=user_id, base_url=base_url)
+
+
+async def recent_tasks(conn: Connection) -> list[Task]:
+    """The active tasks and those finished in the last 24 hours, newest first, of the
+    user whose transaction `conn` is (RLS scopes it)."""
+    return [Task.from_row(row) for row in await q.list_recent(conn)]
+
+
+async def with_audio_urls(
+    found: list[Task], storage: Storage, *, user_id: UUID, base_url: str
+) -> list[Task]:
+    """`with_audio_url` for each task (after the transaction: signing needs no database)."""
+    return [
+        await with_audio_url(task, storage, user_id=user_id, base_url=base_url) for task in found
+    ]
 
 
 async def list_tasks(db: Database, storage: Storage, *, user_id: UUID, base_url: str) -> list[Task]:
     """The caller's active tasks and those finished in the last 24 hours, newest first."""
     async with db.as_user(user_id) as conn:
-        rows = await q.list_recent(conn)
-    return [
-        await with_audio_url(Task.from_row(row), storage, user_id=user_id, base_url=base_url)
-        for row in rows
-    ]
+        found = await recent_tasks(conn)
+    return await with_audio_urls(found, storage, user_id=user_id, base_url=base_url)
 
 
 async def cancel_task(db: Database, task: Task, *, user_id: UUID) -> None:

@@ -26,6 +26,7 @@ from utter.audio.validate import ReferenceLimits
 from utter.cpu import CpuPool
 from utter.db import Database
 from utter.db.queries import voices as q
+from utter.db.queries.paging import Cursor
 from utter.engines.adapt import analyse_reference
 from utter.errors import Invalid, NotFound
 from utter.limits import VOICE_DESCRIPTION_MAX, VOICE_NAME_MAX
@@ -333,18 +334,24 @@ async def list_voices(
     source: str | None,
     limit: int,
     offset: int,
-) -> tuple[list[Voice], int]:
-    """One page of the caller's voices, newest first, and how many there are in all. A blank
-    search and a source that is not one of SOURCES are no filter at all."""
+    cursor: str | None = None,
+) -> tuple[list[Voice], int, str | None]:
+    """One page of the caller's voices, newest first, how many there are in all, and the
+    cursor of the next page (None at the end). A blank search and a source that is not one
+    of SOURCES are no filter at all; with a cursor the page follows it and `offset` is not
+    used (a cursor that is not one a page gave is Invalid)."""
+    after = Cursor.decode(cursor) if cursor else None
     async with db.as_user(user_id) as conn:
-        rows, total = await q.list_page(
+        page = await q.list_page(
             conn,
+            user_id=user_id,
             search=(search or "").strip() or None,
             source=source if source in SOURCES else None,
             limit=limit,
             offset=offset,
+            cursor=after,
         )
-    return [Voice.from_row(row) for row in rows], total
+    return [Voice.from_row(row) for row in page.rows], page.total, page.next_cursor
 
 
 async def get_voice(db: Database, *, user_id: UUID, voice_id: UUID) -> Voice:

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from utter.db.pool import Connection
-from utter.db.queries.paging import fetch_page
+from utter.db.queries.paging import Cursor, Page, fetch_page
 from utter.db.queries.voices import like_pattern
 
 Row = dict[str, Any]
@@ -16,11 +16,20 @@ _FROM = "from public.generations g left join public.voices v on v.id = g.voice_i
 
 
 async def list_page(
-    conn: Connection, *, search: str | None, status: str | None, limit: int, offset: int
-) -> tuple[list[Row], int]:
-    """One page of the caller's generations (RLS scopes them) with their voice's name."""
-    where = ["true"]
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    conn: Connection,
+    *,
+    user_id: UUID,
+    search: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+    cursor: Cursor | None = None,
+) -> Page:
+    """One page of the caller's generations with their voice's name, and the total. RLS
+    scopes them; the user_id condition repeats it so the planner knows whose rows it
+    reads (the policy's value is only known when the query runs)."""
+    where = ["g.user_id = %(user_id)s"]
+    params: dict[str, Any] = {"user_id": user_id}
     if search:
         where.append("g.text ilike %(pattern)s escape '\\'")
         params["pattern"] = like_pattern(search)
@@ -29,10 +38,16 @@ async def list_page(
         params["status"] = status
     return await fetch_page(
         conn,
-        select=_COLUMNS,
-        from_where=f"{_FROM} where " + " and ".join(where),
-        order_by="g.created_at desc, g.id desc",
+        table="public.generations",
+        alias="g",
+        where=where,
         params=params,
+        columns=_COLUMNS,
+        joins="left join public.voices v on v.id = g.voice_id",
+        limit=limit,
+        offset=offset,
+        cursor=cursor,
+        in_order=bool(search),
     )
 
 

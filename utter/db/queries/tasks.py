@@ -15,6 +15,7 @@ from uuid import UUID
 from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
+from utter.audio.peaks import pack as pack_peaks
 from utter.db.pool import Connection
 
 ACTIVE = ("pending", "processing")
@@ -193,7 +194,7 @@ async def complete_generation(
             "gid": generation_id,
             "key": audio_object_key,
             "duration": duration_seconds,
-            "peaks": list(peaks),
+            "peaks": pack_peaks(list(peaks)),
         },
     )
     return True

@@ -8,7 +8,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from utter.db.pool import Connection
-from utter.db.queries.paging import fetch_page
+from utter.db.queries.paging import Cursor, Page, fetch_page
 
 Row = dict[str, Any]
 
@@ -26,23 +26,36 @@ def like_pattern(search: str) -> str:
 
 
 async def list_page(
-    conn: Connection, *, search: str | None, source: str | None, limit: int, offset: int
-) -> tuple[list[Row], int]:
-    """One page of the caller's voices (RLS scopes them), newest first, and the total."""
-    where = ["true"]
-    params: dict[str, Any] = {"limit": limit, "offset": offset}
+    conn: Connection,
+    *,
+    user_id: UUID,
+    search: str | None,
+    source: str | None,
+    limit: int,
+    offset: int,
+    cursor: Cursor | None = None,
+) -> Page:
+    """One page of the caller's voices, newest first, and the total. RLS scopes them; the
+    user_id condition repeats it so the planner knows whose rows it reads."""
+    where = ["v.user_id = %(user_id)s"]
+    params: dict[str, Any] = {"user_id": user_id}
     if search:
-        where.append("name ilike %(pattern)s escape '\\'")
+        where.append("v.name ilike %(pattern)s escape '\\'")
         params["pattern"] = like_pattern(search)
     if source:
-        where.append("source = %(source)s")
+        where.append("v.source = %(source)s")
         params["source"] = source
     return await fetch_page(
         conn,
-        select=LIST_COLUMNS,
-        from_where="from public.voices where " + " and ".join(where),
-        order_by="created_at desc, id desc",
+        table="public.voices",
+        alias="v",
+        where=where,
         params=params,
+        columns=", ".join(f"v.{column.strip()}" for column in LIST_COLUMNS.split(",")),
+        limit=limit,
+        offset=offset,
+        cursor=cursor,
+        in_order=bool(search),
     )
 
 
