@@ -63,15 +63,23 @@ async def optional_user(request: Request, _doc: _BearerDoc) -> AuthUser | None:
     return await auth.user_for(header)
 
 
-async def current_user(request: Request, _doc: _BearerDoc) -> AuthUser:
+def _required_header(request: Request) -> str:
     header = request.headers.get("authorization", "").strip()
     if not header:
         raise Unauthenticated("Missing authorization header")
-    auth: Auth = request.app.state.auth
-    user = await auth.user_for(header)
+    return header
+
+
+def _known(user: AuthUser | None) -> AuthUser:
     if user is None:
         raise Unauthenticated(REFUSED)
     return user
+
+
+async def current_user(request: Request, _doc: _BearerDoc) -> AuthUser:
+    header = _required_header(request)
+    auth: Auth = request.app.state.auth
+    return _known(await auth.user_for(header))
 
 
 @dataclass(frozen=True)
@@ -95,13 +103,9 @@ class UserScope:
 
 
 async def user_scope(request: Request, _doc: _BearerDoc) -> UserScope:
-    header = request.headers.get("authorization", "").strip()
-    if not header:
-        raise Unauthenticated("Missing authorization header")
+    header = _required_header(request)
     auth: Auth = request.app.state.auth
-    user = await auth.token_user(header)
-    if user is None:
-        raise Unauthenticated(REFUSED)
+    user = _known(await auth.token_user(header))
     return UserScope(user=user, db=request.app.state.db, auth=auth)
 
 
