@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any, LiteralString
+from typing import Any, LiteralString, TypeVar
 from uuid import UUID
 
 from psycopg import AsyncClientCursor, AsyncConnection, OperationalError
@@ -44,6 +44,9 @@ class DatabaseUnavailable(Unavailable):
             "The database is not available right now. Please try again in a moment.",
             retry_after=RETRY_AFTER_SECONDS,
         )
+
+
+_Opened = TypeVar("_Opened")
 
 
 class ConditionFailed(Exception):
@@ -237,38 +240,39 @@ class Database:
     async def _begin_with(
         self, stack: AsyncExitStack, query: LiteralString, params: Sequence[Any]
     ) -> tuple[Connection, DictRow | None]:
-        """`_begin`, sending BEGIN and `query` as one message; a dead connection is thrown
-        away and the next tried, as there."""
-        for _ in range(self._pool.max_size + 1):
-            attempt = AsyncExitStack()
-            try:
-                conn = await attempt.enter_async_context(self._pool.connection())
-                bound = AsyncClientCursor(conn).mogrify(query, params)
-                cur = await conn.execute(("begin; " + bound).encode())
-                cur.nextset()
-                row = await cur.fetchone()
-            except PoolTimeout:
-                raise
-            except OperationalError as exc:
-                await attempt.__aexit__(type(exc), exc, exc.__traceback__)
-                self._drop_dead_connections()
-                continue
-            except BaseException as exc:  # a bad query: the connection goes back, reset
-                await attempt.__aexit__(type(exc), exc, exc.__traceback__)
-                raise
-            stack.push_async_exit(attempt)
-            return conn, row
-        raise DatabaseUnavailable()
+        """`_begin`, sending BEGIN and `query` as one message."""
+
+        async def opening(conn: Connection, attempt: AsyncExitStack) -> DictRow | None:
+            bound = AsyncClientCursor(conn).mogrify(query, params)
+            cur = await conn.execute(("begin; " + bound).encode())
+            cur.nextset()
+            return await cur.fetchone()
+
+        return await self._connect(stack, opening)
 
     async def _begin(self, stack: AsyncExitStack) -> Connection:
-        """Take a connection and BEGIN on it. After a server restart the idle connections
+        """Take a connection and BEGIN on it."""
+
+        async def opening(conn: Connection, attempt: AsyncExitStack) -> None:
+            await attempt.enter_async_context(conn.transaction())
+
+        conn, _ = await self._connect(stack, opening)
+        return conn
+
+    async def _connect(
+        self,
+        stack: AsyncExitStack,
+        opening: Callable[[Connection, AsyncExitStack], Awaitable[_Opened]],
+    ) -> tuple[Connection, _Opened]:
+        """Take a connection and run `opening` (which begins the transaction) on it, the
+        connection's release left on `stack`. After a server restart the idle connections
         are dead and fail at BEGIN, before any work: such a one is thrown away and the next
         is tried, so a restart costs no caller its request (or a worker its job)."""
         for _ in range(self._pool.max_size + 1):
             attempt = AsyncExitStack()
             try:
                 conn = await attempt.enter_async_context(self._pool.connection())
-                await attempt.enter_async_context(conn.transaction())
+                opened = await opening(conn, attempt)
             except PoolTimeout:
                 raise  # nothing was entered: no connection came in time, the server is down
             except OperationalError as exc:
@@ -276,7 +280,10 @@ class Database:
                 await attempt.__aexit__(type(exc), exc, exc.__traceback__)
                 self._drop_dead_connections()
                 continue
+            except BaseException as exc:  # a bad query or a cancel: the connection goes back
+                await attempt.__aexit__(type(exc), exc, exc.__traceback__)
+                raise
             stack.push_async_exit(attempt)
-            return conn
+            return conn, opened
         # Every connection tried was dead: the server is down, not just restarted.
         raise DatabaseUnavailable()
