@@ -76,9 +76,8 @@ class Auth:
 
     async def user_for(self, authorization: str) -> AuthUser | None:
         """The user an `Authorization: Bearer …` header stands for, or None."""
-        scheme, _, token = authorization.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
+        token = _bearer_token(authorization)
+        if token is None:
             return None
         if self.service is not None:
             try:
@@ -93,9 +92,8 @@ class Auth:
     async def token_user(self, authorization: str) -> AuthUser | None:
         """`user_for` without the session check: the user whose token this header carries,
         or None. Only for reading through `transaction`, which checks the session."""
-        scheme, _, token = authorization.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
+        token = _bearer_token(authorization)
+        if token is None:
             return None
         if self.service is None:
             return await self.user_for(authorization)
@@ -116,6 +114,13 @@ class Auth:
         condition, params = self.service.live_session_check(user)
         async with db.as_user_if(user.id, condition, params) as conn:
             yield conn
+
+
+def _bearer_token(authorization: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header; None for any other header."""
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
 def build_auth(settings: Settings, db: Database) -> Auth:
