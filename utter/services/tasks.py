@@ -158,13 +158,6 @@ async def with_audio_urls(
     ]
 
 
-async def list_tasks(db: Database, storage: Storage, *, user_id: UUID, base_url: str) -> list[Task]:
-    """The caller's active tasks and those finished in the last 24 hours, newest first."""
-    async with db.as_user(user_id) as conn:
-        found = await recent_tasks(conn)
-    return await with_audio_urls(found, storage, user_id=user_id, base_url=base_url)
-
-
 async def cancel_task(db: Database, task: Task, *, user_id: UUID) -> None:
     """Stop the caller's pending or processing task; refused when it has already ended.
 
