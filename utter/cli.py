@@ -59,12 +59,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return _serve_in_process(settings)
 
 
+def _prepare_database(database_url: str, settings: Settings) -> None:
+    """What `utter serve` does to its database before serving: pending migrations, then the
+    active-generation guard set to this configuration's limit."""
+    from utter.db.migrate import migrate, sync_generation_guard
+
+    applied = migrate(database_url)
+    if applied:
+        log.info("applied migrations: %s", ", ".join(applied))
+    sync_generation_guard(database_url, settings.max_active_generations)
+
+
 def _serve_in_process(settings: Settings) -> int:
     """One API process: this one, with the embedded Postgres and the worker around it."""
     import uvicorn
 
     from utter.app import create_app
-    from utter.db.migrate import migrate, sync_generation_guard
     from utter.runtime import AlreadyRunning, owned_data_dir
     from utter.server_options import proxy_options
 
@@ -72,10 +82,7 @@ def _serve_in_process(settings: Settings) -> int:
     url = f"http://{settings.host}:{settings.port}"
     try:
         with owned_data_dir(settings, supervise=True) as (lock, database_url):
-            applied = migrate(database_url)
-            if applied:
-                log.info("applied migrations: %s", ", ".join(applied))
-            sync_generation_guard(database_url, settings.max_active_generations)
+            _prepare_database(database_url, settings)
             app = create_app(settings.model_copy(update={"database_url": database_url}))
             lock.describe(url=url)
 
@@ -173,7 +180,6 @@ def _serve_with_api_processes(settings: Settings, workers: int) -> int:
     Postgres and the job worker, restarts any child that dies and stops them all."""
     import psycopg
 
-    from utter.db.migrate import migrate, sync_generation_guard
     from utter.runtime import AlreadyRunning, owned_data_dir
     from utter.supervise import api_processes, run_all, worker_process
 
@@ -181,10 +187,7 @@ def _serve_with_api_processes(settings: Settings, workers: int) -> int:
     url = f"http://{settings.host}:{settings.port}"
     try:
         with owned_data_dir(settings, supervise=True) as (lock, database_url):
-            applied = migrate(database_url)
-            if applied:
-                log.info("applied migrations: %s", ", ".join(applied))
-            sync_generation_guard(database_url, settings.max_active_generations)
+            _prepare_database(database_url, settings)
             with psycopg.connect(database_url) as conn:
                 row = conn.execute("show max_connections").fetchone()
             max_connections = int(row[0]) if row else 100
