@@ -17,8 +17,9 @@ about as much CPU as Piper itself; DIO + StoneMask is ten times cheaper but is o
 by more than five semitones on most of joe's frames. Praat's tracker costs about
 a fiftieth of Harvest's, makes no octave errors on joe, and agrees with the
 reference reading on real and other synthetic speakers (Debian's Allison prompts,
-flite's voices). Frames are 10 ms apart rather than 5: half the analysis and no
-audible difference for these smooth, per-voice changes. Piper's own voice is
+flite's voices). Frames are 5 ms apart: 10 ms halves the analysis, but in the quality
+test (tests/engines/test_local_quality.py) one reference's similarity gain then fell
+below its bound in two of four runs. Piper's own voice is
 tracked in a narrowed range (60-300 Hz), which also keeps octave-up candidates out.
 
 A reference's profile is analysed once, when the voice is made, and stored with the
@@ -40,7 +41,7 @@ from utter.engines.base import Samples
 
 Floats = npt.NDArray[np.float64]
 
-FRAME_PERIOD_MS = 10.0
+FRAME_PERIOD_MS = 5.0
 # The pitch search range for arbitrary speakers (a deep bass to a child), and for
 # Piper's voice, whose f0 (read by Praat) stays within 65-250 Hz.
 ANY_F0_FLOOR, ANY_F0_CEIL = 50.0, 600.0
