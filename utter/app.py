@@ -17,6 +17,7 @@ from utter.api import (
     generate,
     generations,
     health,
+    keys,
     languages,
     limits,
     profile,
@@ -171,6 +172,7 @@ def create_app(
     for router in (
         health,
         profile,
+        keys,
         languages,
         limits,
         transcriptions,

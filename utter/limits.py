@@ -18,6 +18,8 @@ DISPLAY_NAME_MAX = 100
 HANDLE_PATTERN = re.compile(r"[A-Za-z0-9_]{3,30}", re.ASCII)
 HANDLE_MIN = 3
 HANDLE_MAX = 30
+# What a person calls a personal API key ("laptop", "Home Assistant"), shown in its list.
+API_KEY_NAME_MAX = 100
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,12 @@ async def _task(client: httpx.AsyncClient, db: Database, owner: ApiUser) -> dict
     return {"task_id": str(await make_task(db, owner.id))}
 
 
+async def _api_key(client: httpx.AsyncClient, db: Database, owner: ApiUser) -> dict[str, str]:
+    made = await client.post("/api/keys", json={"name": "script"}, headers=owner.headers)
+    assert made.status_code == 200, made.text
+    return {"key_id": made.json()["id"]}
+
+
 CASES: dict[Route, Case] = {
     ("GET", "/api/voices/{voice_id}"): Case(_voice),
     ("PATCH", "/api/voices/{voice_id}"): Case(_voice, json={"name": "Renamed"}),
@@ -70,6 +76,7 @@ CASES: dict[Route, Case] = {
     ("GET", "/api/generations/{generation_id}/audio"): Case(_generation),
     ("DELETE", "/api/generations/{generation_id}"): Case(_generation),
     ("POST", "/api/generations/{generation_id}/regenerate"): Case(_generation),
+    ("DELETE", "/api/keys/{key_id}"): Case(_api_key),
 }
 
 NOT_USER_OBJECTS: dict[Route, str] = {

@@ -271,6 +271,7 @@ def test_policies_use_select_auth_uid_and_never_user_metadata(conn: psycopg.Conn
         ("public", "generations_delete_own"),
         ("public", "tasks_select_own"),
         ("public", "usage_daily_select_own"),
+        ("public", "api_keys_select_own"),
         ("storage", "references_select_own"),
         ("storage", "references_insert_own"),
         ("storage", "generations_select_own"),

@@ -176,12 +176,14 @@ def unknown_user_out(email: str, now: datetime) -> UserOut:
 
 @dataclass(frozen=True)
 class AuthUser:
-    """The signed-in user a request comes from, as its verified access token says."""
+    """The signed-in user a request comes from, as its verified access token says, or as
+    one of their personal API keys says (`key_id`: that key; no session, no email)."""
 
     id: UUID
     email: str | None
     claims: dict[str, Any]
     session_id: UUID | None = None
+    key_id: UUID | None = None
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> AuthUser:

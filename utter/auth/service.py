@@ -37,6 +37,7 @@ from utter.auth.tokens import (
 from utter.db import Connection, Database
 from utter.db.queries import auth as queries
 from utter.errors import Failed, Forbidden, Invalid, Unprocessable
+from utter.services.keys import is_key_like
 from utter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -364,7 +365,11 @@ class AuthService:
     # The signed-in user ----------------------------------------------------------------
 
     async def authenticate(self, access_token: str) -> AuthUser:
-        """The user an access token belongs to, if its session is still live."""
+        """The user an access token belongs to, if its session is still live. A personal API
+        key is refused by name: it acts on the studio's data, it is not a session, so it
+        can neither read nor change the account (password, email, sign-out)."""
+        if is_key_like(access_token):
+            raise _api_key_refused()
         user = await self.verified_user(access_token)
         if not await self.session_is_live(user):
             raise _session_not_found()
@@ -607,6 +612,13 @@ _LIVE_SESSION: LiteralString = (
 
 def _bad_jwt() -> Forbidden:
     return Forbidden("invalid JWT: unable to parse or verify signature", code="bad_jwt")
+
+
+def _api_key_refused() -> Forbidden:
+    return Forbidden(
+        "An API key cannot be used to manage the account. Sign in to do that.",
+        code="bad_jwt",
+    )
 
 
 def _session_not_found() -> Forbidden:
