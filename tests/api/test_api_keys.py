@@ -4,6 +4,7 @@ refused at once once revoked, and refused by /auth/v1, which manages the account
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import time
@@ -136,6 +137,28 @@ async def test_an_account_holds_at_most_50_keys(client: httpx.AsyncClient, db: D
     await new_key(client, await sign_up(client))
 
 
+async def test_the_limit_holds_under_concurrent_requests(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    user = await sign_up(client)
+    async with db.as_service() as conn:
+        for n in range(MAX_KEYS_PER_USER - 2):
+            await conn.execute(
+                "insert into public.api_keys (user_id, name, prefix, key_hash)"
+                " values (%s, %s, 'sk-utter-xxxxxxx', %s)",
+                (user.id, f"key {n}", hashlib.sha256(f"{user.id} {n}".encode()).digest()),
+            )
+    answers = await asyncio.gather(
+        *(
+            client.post("/api/keys", json={"name": f"racer {n}"}, headers=user.headers)
+            for n in range(5)
+        )
+    )
+    assert sorted(r.status_code for r in answers) == [200, 200, 409, 409, 409]
+    keys = (await client.get("/api/keys", headers=user.headers)).json()["keys"]
+    assert len(keys) == MAX_KEYS_PER_USER
+
+
 async def test_a_key_acts_for_its_owner_on_every_kind_of_route(
     client: httpx.AsyncClient, db: Database
 ) -> None:
@@ -180,12 +203,38 @@ async def test_a_revoked_key_is_refused_on_the_very_next_request(
         assert (await client.get(path, headers=key)).status_code == 200, path
     revoked = await client.delete(f"/api/keys/{made['id']}", headers=user.headers)
     assert revoked.status_code == 200
-    for path in ("/api/usage", f"/api/tasks/{task_id}", "/api/tasks", "/api/keys"):
+    # The poll routes first: they know the key's owner already and must still ask whether
+    # the key exists.
+    for path in (f"/api/tasks/{task_id}", "/api/tasks", "/api/usage", "/api/keys"):
         after = await client.get(path, headers=key)
         assert (after.status_code, after.json()) == (401, REFUSED), path
     assert (await client.get("/api/me", headers=key)).json()["signed_in"] is False
     # The owner's session is not touched.
     assert (await client.get("/api/usage", headers=user.headers)).status_code == 200
+
+
+async def test_a_poll_with_a_key_is_one_transaction(
+    client: httpx.AsyncClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The task poll reads through one transaction that also checks the key, as it does
+    with a session's token: no lookup of its own once the key's owner is known."""
+    user = await sign_up(client)
+    key = bearer((await new_key(client, user))["key"])
+    task_id = await make_task(db, user.id)
+    assert (await client.get(f"/api/tasks/{task_id}", headers=key)).status_code == 200
+    opened: list[str] = []
+    for kind in ("as_user", "as_user_if", "as_service", "as_anon", "as_owner"):
+        original = getattr(db, kind)
+
+        def counted(*args: Any, _kind: str = kind, _original: Any = original, **kw: Any) -> Any:
+            opened.append(_kind)
+            return _original(*args, **kw)
+
+        monkeypatch.setattr(db, kind, counted)
+    for path in (f"/api/tasks/{task_id}", "/api/tasks"):
+        opened.clear()
+        assert (await client.get(path, headers=key)).status_code == 200
+        assert opened == ["as_user_if"], path
 
 
 async def test_another_users_key_cannot_be_revoked(client: httpx.AsyncClient) -> None:
@@ -265,7 +314,7 @@ async def test_the_key_of_a_deleted_account_stops_working(
     async with db.as_owner() as conn:
         await conn.execute("delete from auth.users where id = %s", (user.id,))
     assert await stored_key(db, made["id"]) is None  # the keys went with the account
-    for path in ("/api/usage", f"/api/tasks/{task_id}", "/api/tasks"):
+    for path in (f"/api/tasks/{task_id}", "/api/tasks", "/api/usage"):
         response = await client.get(path, headers=key)
         assert (response.status_code, response.json()) == (401, REFUSED), path
 
@@ -332,6 +381,6 @@ async def test_external_auth_mode_accepts_keys(db: Database, tmp_path: Path) -> 
             assert (await client.get(path, headers=key)).status_code == 200, path
         revoked = await client.delete(f"/api/keys/{made.json()['id']}", headers=session)
         assert revoked.status_code == 200
-        for path in ("/api/usage", f"/api/tasks/{task_id}", "/api/tasks"):
+        for path in (f"/api/tasks/{task_id}", "/api/tasks", "/api/usage"):
             response = await client.get(path, headers=key)
             assert (response.status_code, response.json()) == (401, REFUSED), path

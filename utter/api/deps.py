@@ -51,7 +51,9 @@ async def get_db(request: Request) -> Database:
 # Declared so /openapi.json and /docs show which routes take a bearer token; the header is
 # read below, because clients tell a missing token from a bad one by the message, and
 # HTTPBearer cannot.
-_bearer = HTTPBearer(auto_error=False, description="An access token from /auth/v1.")
+_bearer = HTTPBearer(
+    auto_error=False, description="An access token from /auth/v1, or a personal API key."
+)
 _BearerDoc = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
