@@ -247,6 +247,22 @@ async def test_another_users_key_cannot_be_revoked(client: httpx.AsyncClient) ->
     assert (await client.get("/api/usage", headers=bearer(made["key"]))).status_code == 200
 
 
+async def test_only_a_session_makes_or_revokes_keys(client: httpx.AsyncClient) -> None:
+    """A leaked key cannot mint keys that would outlive its revocation, nor revoke the
+    owner's other keys; it may list them (names and prefixes only)."""
+    user = await sign_up(client)
+    made = await new_key(client, user)
+    key = bearer(made["key"])
+    refusal = {"detail": "API keys cannot be made or revoked with an API key. Sign in to do that."}
+    minted = await client.post("/api/keys", json={"name": "mine now"}, headers=key)
+    assert (minted.status_code, minted.json()) == (403, refusal)
+    revoked = await client.delete(f"/api/keys/{made['id']}", headers=key)
+    assert (revoked.status_code, revoked.json()) == (403, refusal)
+    listed = await client.get("/api/keys", headers=key)
+    assert [k["id"] for k in listed.json()["keys"]] == [made["id"]]
+    assert (await client.get("/api/usage", headers=key)).status_code == 200
+
+
 @pytest.mark.parametrize(
     "token",
     [

@@ -109,9 +109,10 @@ class ApiKeys:
         through `Auth.transaction`, which checks that the key still exists."""
         if not looks_like_key(token):
             return None
-        known = self._holders.get(key_hash(token))
+        digest = key_hash(token)
+        known = self._holders.get(digest)
         if known is not None:
-            self._holders.move_to_end(key_hash(token))
+            self._holders.move_to_end(digest)
             return known
         return await self.user(token)
 

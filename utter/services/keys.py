@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from utter.db import Database
 from utter.db.queries import keys as queries
 from utter.db.queries.locks import lock_user
-from utter.errors import Conflict, Invalid, NotFound
+from utter.errors import Conflict, Forbidden, Invalid, NotFound
 from utter.limits import API_KEY_NAME_MAX
 
 KEY_PREFIX = "sk-utter-"
@@ -39,6 +39,7 @@ TOO_MANY = (
     " Delete one you no longer use to make another."
 )
 KEY_NOT_FOUND = "API key not found"
+SESSION_ONLY = "API keys cannot be made or revoked with an API key. Sign in to do that."
 
 
 class ApiKey(BaseModel):
@@ -86,6 +87,14 @@ def is_key_like(token: str) -> bool:
 
 def key_hash(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
+
+
+def check_manager(key_id: UUID | None) -> None:
+    """Only a signed-in session makes and revokes keys: a key that could mint keys would
+    outlive its own revocation, and one that could revoke the others would lock the owner's
+    tools out. `key_id`: the key the request came with, None for a session."""
+    if key_id is not None:
+        raise Forbidden(SESSION_ONLY)
 
 
 def check_name(name: str | None) -> str:

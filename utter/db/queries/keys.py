@@ -65,9 +65,11 @@ async def delete_key(conn: Connection, *, user_id: UUID, key_id: UUID) -> bool:
 
 async def key_holder(conn: Connection, key_hash: bytes) -> Row | None:
     """`{"id", "user_id"}` of the key with this hash, its use noted; None when there is none."""
+    # Materialized: the key is found by its hash first, then only that one is touched.
     cur = await conn.execute(
-        "select id, user_id from public.api_keys"
-        " where key_hash = %s and utter.touch_api_key(id, user_id)",
+        "with found as materialized ("
+        "  select id, user_id from public.api_keys where key_hash = %s"
+        ") select id, user_id from found where utter.touch_api_key(id, user_id)",
         (key_hash,),
     )
     return await cur.fetchone()
