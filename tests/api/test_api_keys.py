@@ -46,6 +46,25 @@ async def stored_key(db: Database, key_id: str) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
 
 
+async def tables_holding(db: Database, text: str) -> list[str]:
+    """Every table of Utter's schemas with a row whose text contains `text`."""
+    async with db.as_owner() as conn:
+        cur = await conn.execute(
+            "select quote_ident(table_schema) || '.' || quote_ident(table_name) as name"
+            " from information_schema.tables where table_type = 'BASE TABLE'"
+            " and table_schema in ('public', 'utter', 'auth', 'storage', 'procrastinate')"
+        )
+        holding = []
+        for table in [row["name"] for row in await cur.fetchall()]:
+            found = await conn.execute(
+                f"select 1 from {table} t where strpos(t::text, %s) > 0 limit 1".encode(),
+                (text,),
+            )
+            if await found.fetchone() is not None:
+                holding.append(table)
+    return holding
+
+
 async def test_create_list_and_delete_answer_their_shapes(client: httpx.AsyncClient) -> None:
     user = await sign_up(client)
     first = await new_key(client, user, "laptop")
@@ -86,7 +105,9 @@ async def test_the_secret_is_never_returned_again_nor_stored(
     assert row is not None
     assert row["key_hash"] == hashlib.sha256(secret.encode()).digest()
     assert not [column for column, value in row.items() if secret in str(value)]
-    await client.get("/api/me", headers=bearer(secret))  # a use changes nothing of this
+    await client.get("/api/me", headers=bearer(secret))  # a use stores it nowhere either
+    assert await tables_holding(db, secret) == []
+    assert "public.api_keys" in await tables_holding(db, made["prefix"])  # the search works
     listed = await client.get("/api/keys", headers=user.headers)
     assert secret not in listed.text
     assert secret not in (await client.get("/api/keys", headers=bearer(secret))).text
