@@ -136,15 +136,20 @@ async def test_a_bad_name_is_refused_and_makes_no_key(
     assert longest.status_code == 200
 
 
-async def test_an_account_holds_at_most_50_keys(client: httpx.AsyncClient, db: Database) -> None:
-    user = await sign_up(client)
+async def seed_keys(db: Database, user: ApiUser, count: int) -> None:
+    """`count` keys for `user`, written straight to the table (their secrets are unknown)."""
     async with db.as_service() as conn:
-        for n in range(MAX_KEYS_PER_USER - 1):
+        for n in range(count):
             await conn.execute(
                 "insert into public.api_keys (user_id, name, prefix, key_hash)"
                 " values (%s, %s, 'sk-utter-xxxxxxx', %s)",
                 (user.id, f"key {n}", hashlib.sha256(f"{user.id} {n}".encode()).digest()),
             )
+
+
+async def test_an_account_holds_at_most_50_keys(client: httpx.AsyncClient, db: Database) -> None:
+    user = await sign_up(client)
+    await seed_keys(db, user, MAX_KEYS_PER_USER - 1)
     await new_key(client, user, "the fiftieth")
     over = await client.post("/api/keys", json={"name": "one more"}, headers=user.headers)
     assert over.status_code == 409
@@ -162,13 +167,7 @@ async def test_the_limit_holds_under_concurrent_requests(
     client: httpx.AsyncClient, db: Database
 ) -> None:
     user = await sign_up(client)
-    async with db.as_service() as conn:
-        for n in range(MAX_KEYS_PER_USER - 2):
-            await conn.execute(
-                "insert into public.api_keys (user_id, name, prefix, key_hash)"
-                " values (%s, %s, 'sk-utter-xxxxxxx', %s)",
-                (user.id, f"key {n}", hashlib.sha256(f"{user.id} {n}".encode()).digest()),
-            )
+    await seed_keys(db, user, MAX_KEYS_PER_USER - 2)
     answers = await asyncio.gather(
         *(
             client.post("/api/keys", json={"name": f"racer {n}"}, headers=user.headers)
