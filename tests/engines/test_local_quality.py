@@ -42,6 +42,12 @@ TEXT = (
     "The weather is nice today, so we will walk to the park after lunch. "
     "My brother likes to read books in the garden."
 )
+# A second text: a speaker's embedding is taken over both clips, because one clip's
+# similarity moves by up to ±0.04 with Piper's sampling noise alone.
+SECOND_TEXT = "We will meet at the station at nine, and then take the train to the city."
+# References are spoken without Piper's sampling noise, so each run measures the engine
+# against the same three speakers (with noise, a reference's own similarities moved by 0.1).
+REFERENCE_STYLE = {"noise_scale": 0.0, "noise_w_scale": 0.0}
 
 
 @dataclass(frozen=True)
@@ -114,24 +120,31 @@ def measured(engine: LocalEngine) -> Measured:
 
     encoder = VoiceEncoder("cpu", verbose=False)
 
-    def embed(audio: Audio) -> Floats:
-        wav = soxr.resample(audio.samples, audio.sample_rate, 16_000)
-        vector: Floats = encoder.embed_utterance(preprocess_wav(wav, 16_000))
+    def embed(*clips: Audio) -> Floats:
+        wavs = [
+            preprocess_wav(soxr.resample(c.samples, c.sample_rate, 16_000), 16_000) for c in clips
+        ]
+        vector: Floats = encoder.embed_speaker(wavs)
         return vector
 
     piper = engine.piper
     references: list[Audio] = []
     adapted: list[Audio] = []
+    adapted_vectors: list[Floats] = []
     for index, speaker in enumerate(SPEAKERS):
-        base = piper.speak(REFERENCE_TEXT, "en-us", PiperStyle(length_scale=speaker.pace))
+        style = PiperStyle(length_scale=speaker.pace, **REFERENCE_STYLE)
+        base = piper.speak(REFERENCE_TEXT, "en-us", style)
         voice = world_voice(base, piper.sample_rate, speaker)
         reference = reference_from(f"quality-{index}", voice, piper.sample_rate, REFERENCE_TEXT)
         references.append(reference.audio)
-        adapted.append(engine.generate(TEXT, "English", reference, JobControl()))
+        first = engine.generate(TEXT, "English", reference, JobControl())
+        second = engine.generate(SECOND_TEXT, "English", reference, JobControl())
+        adapted.append(first)
+        adapted_vectors.append(embed(first, second))
     plain = engine.plain(TEXT, "English")
     ref_vectors = [embed(r) for r in references]
-    similarity = np.array([[embed(a) @ r for r in ref_vectors] for a in adapted])
-    plain_vector = embed(plain)
+    similarity = np.array([[a @ r for r in ref_vectors] for a in adapted_vectors])
+    plain_vector = embed(plain, engine.plain(SECOND_TEXT, "English"))
     plain_similarity = np.array([plain_vector @ r for r in ref_vectors])
     print("\nresemblyzer cosine similarity to each reference")
     print(f"{'reference':42s} {'unadapted':>9s} {'local':>6s} {'local, other refs':>18s}")
