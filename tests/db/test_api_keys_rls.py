@@ -10,7 +10,7 @@ import uuid
 import pytest
 from psycopg import errors
 
-from tests.support.users import DbUser, make_user
+from tests.support.users import DbUser
 from utter.db import Database
 
 
@@ -36,16 +36,6 @@ async def _visible_ids(db: Database, who: DbUser | None) -> list[uuid.UUID]:
         async with db.as_user(who.id) as conn:
             rows = await (await conn.execute(query)).fetchall()
     return [row["id"] for row in rows]
-
-
-@pytest.fixture
-async def owner(db: Database) -> DbUser:
-    return await make_user(db)
-
-
-@pytest.fixture
-async def other(db: Database) -> DbUser:
-    return await make_user(db)
 
 
 async def test_the_owner_reads_their_keys_another_user_none(

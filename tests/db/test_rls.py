@@ -67,16 +67,6 @@ async def _visible(db: Database, who: DbUser | None, table: str, row_id: uuid.UU
         return int((await (await c.execute(query, (row_id,))).fetchone() or {"n": 0})["n"])
 
 
-@pytest.fixture
-async def owner(db: Database) -> DbUser:
-    return await make_user(db)
-
-
-@pytest.fixture
-async def other(db: Database) -> DbUser:
-    return await make_user(db)
-
-
 @pytest.mark.parametrize("table", ["voices", "generations", "tasks"])
 async def test_owner_sees_own_rows_other_user_sees_none(
     db: Database, owner: DbUser, other: DbUser, table: str
