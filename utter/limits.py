@@ -34,3 +34,4 @@ class TextLimits:
     display_name_max: int = DISPLAY_NAME_MAX
     handle_min: int = HANDLE_MIN
     handle_max: int = HANDLE_MAX
+    api_key_name_max: int = API_KEY_NAME_MAX

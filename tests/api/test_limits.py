@@ -34,5 +34,6 @@ async def test_limits_are_the_text_rules_and_this_servers_reference_limits(
         "display_name_max": limits.DISPLAY_NAME_MAX,
         "handle_min": limits.HANDLE_MIN,
         "handle_max": limits.HANDLE_MAX,
+        "api_key_name_max": limits.API_KEY_NAME_MAX,
         "reference": {"min_seconds": 2.5, "max_seconds": 90.0, "max_bytes": 50 * 1024 * 1024},
     }

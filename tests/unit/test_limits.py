@@ -69,4 +69,5 @@ def test_the_published_limits_are_the_enforced_ones() -> None:
         "display_name_max": limits.DISPLAY_NAME_MAX,
         "handle_min": limits.HANDLE_MIN,
         "handle_max": limits.HANDLE_MAX,
+        "api_key_name_max": limits.API_KEY_NAME_MAX,
     }

@@ -28,6 +28,7 @@ class LimitsOut(BaseModel):
     display_name_max: int
     handle_min: int
     handle_max: int
+    api_key_name_max: int
     reference: ReferenceLimitsOut
 
 
