@@ -38,6 +38,7 @@ async def create_generation_task(
     text: str,
     language: str,
     metadata: dict[str, Any],
+    speed: float = 1.0,
 ) -> Row | None:
     """Insert the generation and its pending generate task; returns both ids. None: the
     user already has an active generation (the schema's one-active index refused it); the
@@ -46,8 +47,10 @@ async def create_generation_task(
         cur = await conn.execute(
             """
             with g as (
-              insert into public.generations (user_id, voice_id, text, language, status)
-              values (%(user_id)s, %(voice_id)s, %(text)s, %(language)s, 'processing')
+              insert into public.generations
+                (user_id, voice_id, text, language, status, speed)
+              values
+                (%(user_id)s, %(voice_id)s, %(text)s, %(language)s, 'processing', %(speed)s)
               returning id
             )
             insert into public.tasks (user_id, type, status, generation_id, voice_id, metadata)
@@ -60,6 +63,7 @@ async def create_generation_task(
                 "text": text,
                 "language": language,
                 "metadata": Jsonb(metadata),
+                "speed": speed,
             },
         )
     except pg_errors.UniqueViolation as exc:
