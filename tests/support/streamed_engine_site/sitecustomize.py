@@ -1,10 +1,10 @@
 """Makes every Python process started with this directory on PYTHONPATH build a streamed
 engine instead of the configured one: a generation is made of STREAMED_ENGINE_CHUNKS pieces
 (default 3) of a tone, each `STREAMED_ENGINE_PIECE_SECONDS` long (default 1.5), and piece `i`
-is made only once a file called `release-{i}` (or `release-all`) appears in
-$STREAMED_ENGINE_DIR. Each piece is handed over with `control.part(...)` as it is made, so a
-test can hold a generation half-way, with its first pieces published, for as long as it
-needs. While waiting for piece `i` the engine leaves a file `waiting-{i}` there.
+is made only once a file called `release-{i}` (taken away as the piece is made, so the next
+generation waits again) or `release-all` appears in $STREAMED_ENGINE_DIR. Each piece is
+handed over with `control.part(...)` as it is made, so a test can hold a generation
+half-way, with its first pieces published, for as long as it needs.
 
 For browser tests of audio heard while it is generated: the worker is a separate program
 started by the server, so the engine cannot be handed to it any other way.
@@ -50,14 +50,17 @@ if os.environ.get("STREAMED_ENGINE_DIR"):
             )
 
         def _released(self, index: int) -> bool:
-            return (self.directory / "release-all").exists() or (
-                self.directory / f"release-{index}"
-            ).exists()
+            if (self.directory / "release-all").exists():
+                return True
+            try:
+                (self.directory / f"release-{index}").unlink()
+            except FileNotFoundError:
+                return False
+            return True
 
         def _speak(self, control: JobControl, publish: bool) -> Audio:
             pieces = []
             for index in range(self.chunks):
-                (self.directory / f"waiting-{index}").touch()
                 while not self._released(index):
                     control.check()
                     time.sleep(0.02)
