@@ -12,12 +12,14 @@ the job its fair-share queue priority (utter.jobs.queue).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from uuid import UUID
 
 import procrastinate
 from pydantic import BaseModel
 
+from utter.audio.tempo import SPEED_MAX, SPEED_MIN
 from utter.db import Database
 from utter.db.queries import tasks as task_q
 from utter.db.queries import voices as voice_q
@@ -104,6 +106,20 @@ def check_generation(
     return GenerationRequest(voice_id=parsed_voice, text=text, language=language)
 
 
+SPEED_RULE = f"Speed must be a number from {SPEED_MIN} to {SPEED_MAX}."
+
+
+def check_speed(speed: object) -> float:
+    """The speed a generation is spoken at (1.0: as the engine speaks): a number in
+    SPEED_MIN..SPEED_MAX, else Invalid in plain words."""
+    if isinstance(speed, bool) or not isinstance(speed, int | float):
+        raise Invalid(SPEED_RULE)
+    value = float(speed)
+    if not math.isfinite(value) or not SPEED_MIN <= value <= SPEED_MAX:
+        raise Invalid(SPEED_RULE)
+    return value
+
+
 @dataclass(frozen=True)
 class PreviewRequest:
     """What a design preview asks for, checked."""
@@ -140,8 +156,12 @@ async def submit_generation(
     text: str | None,
     language: str | None,
     rules: GenerationRules,
+    speed: float = 1.0,
 ) -> GenerationStarted:
+    """Queue a generation of `text` in the caller's voice, spoken at `speed` (0.25..4.0,
+    applied by the worker to each piece and the finished clip)."""
     req = check_generation(voice_id_raw, text, language, rules)
+    speed = check_speed(speed)
 
     async with db.as_user(user_id) as conn:
         voice = await voice_q.get(conn, req.voice_id)
@@ -173,6 +193,7 @@ async def submit_generation(
             text=req.text,
             language=req.language,
             metadata=metadata,
+            speed=speed,
         )
         if ids is None:
             # The schema's one-active-generation index: a race the lock did not see (limit 1).
