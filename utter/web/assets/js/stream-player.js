@@ -95,8 +95,9 @@ export function createLivePlayer() {
     if (!session.started) return 'offer';
     if (!context || context.state !== 'running' || !session.scheduled.length) return 'loading';
     const now = context.currentTime;
-    if (session.scheduled.some((piece) => piece.start <= now && now < piece.start + piece.duration)) return 'playing';
     if (now < session.scheduled[0].start) return 'loading';
+    // A piece sounding, or the next one scheduled to start in a moment.
+    if (now < session.cursor) return 'playing';
     return session.done && !session.pending.size ? 'ended' : 'waiting';
   }
 
