@@ -1,6 +1,6 @@
 """Live playback on Generate: the first piece of a generation is heard while the rest is
-still being made, the finished file then takes over where it had got to, and Cancel stops
-the sound.
+still being made, the finished file then takes over where it had got to, and Cancel or
+leaving the page stops the sound.
 
 The server here runs its worker with an engine whose pieces the test releases one by one
 (tests/support/streamed_engine_site), so "while the task is still processing" is a state the
@@ -159,15 +159,25 @@ def test_cancel_stops_the_live_playback(
     expect(page.locator(".live-status")).to_have_count(0)
 
 
-def test_a_reload_offers_the_pieces_instead_of_playing_them_by_itself(
+def test_leaving_the_page_stops_the_sound_and_coming_back_offers_it(
     page: Page, web_server: WebServer, account: Account, held: Path
 ) -> None:
     _start(page, web_server, account, "Reloaded stream")
     (held / "release-0").touch()
-    expect(page.locator(".live-status")).to_have_attribute("data-live", "playing", timeout=30_000)
+    live = page.locator(".live-status")
+    expect(live).to_have_attribute("data-live", "playing", timeout=30_000)
+    live_handle = live.element_handle()
 
-    # Leaving the page stops the sound; coming back offers it, since a browser lets a page
-    # make sound only after a click.
+    # Going to another page of the app silences it.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="History").click()
+    expect(page).to_have_url(re.compile(r"/history$"))
+    assert live_handle.get_attribute("data-live") == "off"
+    assert live_handle.get_attribute("data-audio-context") == "none"
+
+    # Coming back, or reloading, offers the pieces rather than playing them by itself:
+    # starting sound on its own is a browser's to refuse without a click.
+    page.go_back()
+    expect(page.locator(".live-status")).to_have_attribute("data-live", "offer", timeout=15_000)
     page.reload()
     live = page.locator(".live-status")
     expect(live).to_have_attribute("data-live", "offer", timeout=15_000)
