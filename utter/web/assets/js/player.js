@@ -9,12 +9,20 @@ import { loadAudio, peaksFromBlob } from './media.js';
 import { onThemeChange } from './theme.js';
 
 let playing = null;
+const starts = new Set();
 
 const PLAY_ICON = '▶';
 const PAUSE_ICON = '❚❚';
 
 export function stopAll() {
   if (playing) playing.pause();
+}
+
+// Calls `fn` whenever any player starts playing, for sound made outside these players (the
+// Generate page's live playback) to stop then. Returns the function that stops listening.
+export function onPlayerStart(fn) {
+  starts.add(fn);
+  return () => starts.delete(fn);
 }
 
 export function createPlayer({ src = null, blob = null, peaks = null, duration = null, label = 'audio' } = {}) {
@@ -47,6 +55,14 @@ export function createPlayer({ src = null, blob = null, peaks = null, duration =
     destroy,
     // Fetch and measure now (the waveform and length appear) without playing.
     preload() { load().catch(() => {}); },
+    // Resolves once the audio is loaded and measured (rejects when it could not be).
+    loaded() { return load(); },
+    // Plays from `seconds` in: where another playback of the same audio left off. `quiet`:
+    // a refusal (no user gesture yet) leaves the player paused without an error.
+    async playFrom(seconds, { quiet = false } = {}) {
+      await seek(seconds);
+      await play({ quiet });
+    },
   };
 
   function setState(state) {
@@ -169,7 +185,7 @@ export function createPlayer({ src = null, blob = null, peaks = null, duration =
     error.hidden = false;
   }
 
-  async function play() {
+  async function play({ quiet = false } = {}) {
     error.hidden = true;
     try {
       await load();
@@ -185,7 +201,7 @@ export function createPlayer({ src = null, blob = null, peaks = null, duration =
     } catch (err) {
       if (err && err.name === 'AbortError') return;
       setState('paused');
-      showError('This audio could not be played in this browser.');
+      if (!quiet || !err || err.name !== 'NotAllowedError') showError('This audio could not be played in this browser.');
     }
   }
 
@@ -212,7 +228,11 @@ export function createPlayer({ src = null, blob = null, peaks = null, duration =
     else pause();
   }
 
-  audio.addEventListener('play', () => { setState('playing'); animate(); });
+  audio.addEventListener('play', () => {
+    setState('playing');
+    animate();
+    for (const fn of starts) fn(api);
+  });
   audio.addEventListener('pause', () => {
     if (playing === api) playing = null;
     setState(audio.ended ? 'ended' : 'paused');

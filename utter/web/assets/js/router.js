@@ -16,6 +16,7 @@ export const routes = [
   { path: '/history', page: 'history', auth: true, title: 'History' },
   { path: '/account', page: 'account', auth: true, title: 'Account', section: 'profile' },
   { path: '/account/usage', page: 'account', auth: true, title: 'Usage', section: 'usage' },
+  { path: '/account/keys', page: 'account', auth: true, title: 'API keys', section: 'keys' },
   { path: '/about', page: 'about', title: 'About Utter' },
   { path: '/privacy', page: 'privacy', title: 'Privacy' },
   { path: '/terms', page: 'terms', title: 'Terms of use' },

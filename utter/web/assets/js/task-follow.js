@@ -16,8 +16,10 @@ import {
 // task runs), idle: [heading, words] with no task, failed: [heading, words when the task
 // gave none], cancelled: words }; note(task): an optional line under the progress;
 // message: a messageBox for a failed cancel. onDone(task) draws a completed task and may
-// return what to destroy() when the card moves on (its player).
-export function followTask({ key, type, card, titleId, words, note, message, onDone }) {
+// return what to destroy() when the card moves on (its player). live: an optional element
+// shown under the progress while the task runs (the live playback's state); onCancel():
+// called when Cancel is pressed, before the server is asked.
+export function followTask({ key, type, card, titleId, words, note, message, onDone, live = null, onCancel = null }) {
   let taskId = readDraft(key);
   let ended = null;
   let view = null;
@@ -32,6 +34,7 @@ export function followTask({ key, type, card, titleId, words, note, message, onD
     const cancel = h('button', { type: 'button', class: 'button' }, 'Cancel');
     cancel.addEventListener('click', async () => {
       cancel.disabled = true;
+      if (onCancel) onCancel();
       try {
         await cancelTask(task.id);
       } catch (err) {
@@ -53,6 +56,7 @@ export function followTask({ key, type, card, titleId, words, note, message, onD
       built.bar,
       h('p', { class: 'progress-meta' }, built.chunks, ' · ', built.elapsed),
       extra ? h('p', { class: 'muted' }, extra) : null,
+      live,
       h('div', { class: 'actions' }, cancel));
     return built;
   }

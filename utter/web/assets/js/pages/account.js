@@ -1,29 +1,36 @@
-// The account: profile (display name, handle, avatar), email and sign-out, and a usage
-// summary. Utter has no credits or billing, so there is nothing about them here.
+// The account: profile (display name, handle, avatar), email and sign-out, a usage
+// summary, and personal API keys. Utter has no credits or billing, so there is nothing
+// about them here.
 
 import { api, limits } from '../api.js';
 import { currentUser, signOut } from '../auth.js';
-import { busy, field, formatDuration, h, messageBox, pageHeader, replace } from '../dom.js';
+import { confirmDialog } from '../components/confirm.js';
+import { announce, busy, field, formatDate, formatDuration, h, messageBox, pageHeader, replace } from '../dom.js';
 import { plainWords } from '../http.js';
+
+// Each section's link and what draws it; the route names the section.
+const SECTIONS = [
+  { section: 'profile', href: '/account', label: 'Profile', draw: (content, ctx) => profile(content, ctx) },
+  { section: 'usage', href: '/account/usage', label: 'Usage', draw: (content) => usage(content) },
+  { section: 'keys', href: '/account/keys', label: 'API keys', draw: (content) => apiKeys(content) },
+];
 
 export async function render(root, ctx) {
   const content = h('div', { class: 'account-content' });
   const tabs = h('nav', { class: 'side-nav', 'aria-label': 'Account sections' },
-    h('a', { href: '/account', class: 'side-link' }, 'Profile'),
-    h('a', { href: '/account/usage', class: 'side-link' }, 'Usage'));
+    SECTIONS.map(({ href, label }) => h('a', { href, class: 'side-link' }, label)));
   root.append(h('section', { class: 'page' },
     pageHeader('Account'),
     h('div', { class: 'account-layout' }, tabs, content)));
 
   function show(section) {
+    const shown = SECTIONS.find((s) => s.section === section) || SECTIONS[0];
     for (const link of tabs.querySelectorAll('a')) {
-      const current = (link.getAttribute('href') === '/account/usage') === (section === 'usage');
-      if (current) link.setAttribute('aria-current', 'page');
+      if (link.getAttribute('href') === shown.href) link.setAttribute('aria-current', 'page');
       else link.removeAttribute('aria-current');
     }
     replace(content);
-    if (section === 'usage') usage(content);
-    else profile(content, ctx);
+    shown.draw(content, ctx);
   }
 
   show(ctx.route.section);
@@ -182,4 +189,125 @@ function today(daily, stat) {
     h('dl', { class: 'stats' },
       stat('Characters spoken', of(daily.characters.used, daily.characters.limit, count), 'characters_today'),
       stat('Audio transcribed', of(daily.transcription_seconds.used, daily.transcription_seconds.limit, formatDuration), 'transcription_today')));
+}
+
+// Personal API keys: made here with a name, the secret shown once (the server keeps only
+// its hash, so it cannot be shown again), listed without secrets, revoked after a
+// confirmation. Revoking takes effect on the server's next request with that key.
+async function apiKeys(content) {
+  const listed = await fetchInto(content, 'Loading your API keys…', '/api/keys');
+  if (!listed) return;
+  let keys = Array.isArray(listed.keys) ? listed.keys : [];
+
+  const message = messageBox();
+  const name = h('input', { type: 'text', class: 'input', name: 'key_name', autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. Home Assistant' });
+  const create = h('button', { type: 'submit', class: 'button button-primary' }, 'Create key');
+  const created = h('div', { class: 'new-key', hidden: true });
+  const form = h('form', { class: 'form card', novalidate: true, 'aria-labelledby': 'new-key-title' },
+    h('h2', { id: 'new-key-title' }, 'Create an API key'),
+    h('p', { class: 'muted' },
+      'A key lets a script or another app use Utter as you, sent as ',
+      h('code', {}, 'Authorization: Bearer <key>'),
+      '. It can use your voices, generations and tasks, but cannot sign in, change your account or make other keys.'),
+    field('Name', name, { hint: 'What the key is for, so you can tell your keys apart.' }),
+    message.el,
+    h('div', { class: 'actions' }, create),
+    created);
+  const list = h('ul', { class: 'cards key-list', 'aria-label': 'Your API keys' });
+  const listMessage = messageBox();
+  const listSection = h('section', { class: 'key-section', 'aria-labelledby': 'keys-title' },
+    h('h2', { id: 'keys-title' }, 'Your keys'),
+    listMessage.el,
+    list);
+
+  function drawList() {
+    replace(list, keys.length
+      ? keys.map(keyCard)
+      : h('li', { class: 'empty' }, 'You have no API keys.'));
+  }
+
+  function keyCard(key) {
+    const titleId = `key-${key.id}`;
+    const revoke = h('button', { type: 'button', class: 'button button-danger button-small' }, 'Revoke');
+    revoke.addEventListener('click', async () => {
+      const sure = await confirmDialog({
+        title: 'Revoke this API key?',
+        message: `Anything using “${key.name}” stops working at once. This cannot be undone.`,
+        confirmLabel: 'Revoke',
+      });
+      if (!sure) return;
+      listMessage.clear();
+      const done = busy(revoke, 'Revoking…');
+      try {
+        await api(`/api/keys/${encodeURIComponent(key.id)}`, { method: 'DELETE' });
+      } catch (err) {
+        done();
+        // Already gone (revoked in another tab): the list is simply out of date.
+        if (err.status !== 404) { listMessage.error(err); return; }
+      }
+      keys = keys.filter((k) => k.id !== key.id);
+      drawList();
+      listMessage.success(`Key “${key.name}” revoked.`);
+      announce(`Key ${key.name} revoked.`);
+    });
+    return h('li', { class: 'card key-card', dataset: { keyId: key.id }, 'aria-labelledby': titleId },
+      h('div', { class: 'card-head' },
+        h('h3', { class: 'card-title', id: titleId }, key.name),
+        revoke),
+      h('dl', { class: 'facts' },
+        h('div', {}, h('dt', {}, 'Key'), h('dd', {}, h('code', {}, `${key.prefix}…`))),
+        h('div', {}, h('dt', {}, 'Created'), h('dd', {}, formatDate(key.created_at))),
+        h('div', {}, h('dt', {}, 'Last used'), h('dd', { dataset: { lastUsed: '' } }, key.last_used_at ? formatDate(key.last_used_at) : 'Never'))));
+  }
+
+  // The secret, once: a read-only field to select from and a copy button.
+  function showSecret(made) {
+    const secret = h('input', { type: 'text', class: 'input secret', readonly: true, value: made.key, spellcheck: 'false', 'aria-label': `New API key ${made.name}` });
+    secret.addEventListener('focus', () => secret.select());
+    const copyNote = h('span', { class: 'hint', role: 'status' });
+    const copy = h('button', { type: 'button', class: 'button' }, 'Copy');
+    copy.addEventListener('click', async () => {
+      secret.select();
+      try {
+        await navigator.clipboard.writeText(made.key);
+        copyNote.textContent = 'Copied.';
+      } catch {
+        copyNote.textContent = 'Could not copy here: select the key and copy it yourself.';
+      }
+    });
+    const dismiss = h('button', { type: 'button', class: 'button button-link' }, 'Done');
+    dismiss.addEventListener('click', () => {
+      created.hidden = true;
+      replace(created);
+      name.focus();
+    });
+    replace(created,
+      h('p', { class: 'message message-info', role: 'status' },
+        `Your new key “${made.name}”. Copy it now: it will not be shown again.`),
+      h('div', { class: 'inline' }, secret, copy),
+      h('div', { class: 'actions' }, copyNote, dismiss));
+    created.hidden = false;
+    secret.focus();
+  }
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    message.clear();
+    const value = name.value.trim();
+    if (!value) { message.error('Give the key a name.'); name.focus(); return; }
+    const done = busy(create, 'Creating…');
+    try {
+      const made = await api('/api/keys', { method: 'POST', json: { name: value } });
+      name.value = '';
+      keys = [{ id: made.id, name: made.name, prefix: made.prefix, created_at: made.created_at, last_used_at: null }, ...keys];
+      drawList();
+      showSecret(made);
+    } catch (err) {
+      message.error(err);
+    }
+    done();
+  });
+
+  drawList();
+  replace(content, form, listSection);
 }

@@ -1,6 +1,8 @@
 // Generate: text in one of the user's voices, as a background task. The page follows
 // its task through the task manager, so a reload (or another tab) picks up where it was:
-// the task id and the form are kept in localStorage until the next generation.
+// the task id and the form are kept in localStorage until the next generation. While the
+// task runs, the pieces the worker has finished play back to back (stream-player.js);
+// the finished file then takes over in the normal player where they had got to.
 
 import { api, languages, limits, overLimit } from '../api.js';
 import { voicePicker } from '../components/voice-picker.js';
@@ -8,8 +10,9 @@ import { readDraft, writeDraft } from '../drafts.js';
 import { announce, busy, counter, field, formatClock, h, messageBox, pageHeader, replace } from '../dom.js';
 import { downloadAudio } from '../media.js';
 import { createPlayer } from '../player.js';
+import { createLivePlayer } from '../stream-player.js';
 import { followTask } from '../task-follow.js';
-import { elapsedSeconds, getTasks, isActive, onTasksChange } from '../tasks.js';
+import { elapsedSeconds, getTask, getTasks, isActive, onTasksChange } from '../tasks.js';
 
 const TASK_KEY = 'utter_generate_task';
 const FORM_KEY = 'utter_generate_form';
@@ -114,10 +117,14 @@ export async function render(root, ctx) {
   }
 
   // ---- progress and result ----------------------------------------------------------
+  const live = createLivePlayer();
   const follower = followTask({
     key: TASK_KEY, type: 'generate', card: progressCard, titleId: 'progress-title', words: WORDS, message, onDone: showResult,
     note: (task) => (task.metadata && task.metadata.text_preview ? `“${task.metadata.text_preview}”` : null),
+    live: live.el,
+    onCancel: () => live.stop(),
   });
+  const followLive = () => live.follow(follower.id ? getTask(follower.id) : null);
 
   function showResult(task) {
     const src = task.result.audio_url;
@@ -134,6 +141,15 @@ export async function render(root, ctx) {
       button.disabled = false;
     };
     player.preload();
+    // Someone listening to the pieces as they came goes on in the finished file from where
+    // they had got to: starting it stops the live playback (stream-player.js), so the
+    // speech is heard once. Should the browser refuse to start it, the pieces play on.
+    live.follow(task);
+    if (live.listening()) {
+      player.loaded().then(() => {
+        if (live.listening()) player.playFrom(live.position(), { quiet: true });
+      }).catch(() => {});
+    }
     replace(progressCard,
       h('h2', { id: 'progress-title', tabindex: '-1' }, 'Your speech is ready'),
       h('p', { class: 'muted' }, `Took ${formatClock(elapsedSeconds(task))}.`),
@@ -146,7 +162,7 @@ export async function render(root, ctx) {
     return player;
   }
 
-  const offTasks = onTasksChange(updateButton);
+  const offTasks = onTasksChange(() => { updateButton(); followLive(); });
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -156,12 +172,16 @@ export async function render(root, ctx) {
     if (!text.value.trim()) { message.error('Please enter text to speak'); text.focus(); return; }
     if (overLimit(text.value, maxText)) { message.error(`Text cannot exceed ${maxText} characters`); text.focus(); return; }
     const done = busy(submit, 'Starting…');
+    // In the click itself: browsers let a page make sound only after a gesture.
+    live.prime();
     try {
       await follower.start(() => api('/api/generate', {
         method: 'POST',
         json: { voice_id: voice.id, text: text.value.trim(), language: language.value },
       }));
+      followLive();
     } catch (err) {
+      live.stop();
       message.error(err);
     }
     done();
@@ -174,6 +194,7 @@ export async function render(root, ctx) {
   return {
     destroy() {
       offTasks();
+      live.stop();
       follower.destroy();
       picker.destroy();
     },
