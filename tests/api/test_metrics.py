@@ -184,6 +184,32 @@ async def test_the_worker_serves_the_same_metrics_with_the_same_token(
     assert "utter_jobs_total" in text
 
 
+async def test_storage_errors_are_counted_by_backend_and_operation(
+    db: Database, tmp_path: Path
+) -> None:
+    from prometheus_client import REGISTRY
+
+    from utter.storage import LocalStorage
+    from utter.storage.base import ObjectNotFound
+
+    def errors(operation: str) -> float:
+        labels = {"backend": "local", "operation": operation}
+        return REGISTRY.get_sample_value("utter_storage_errors_total", labels) or 0.0
+
+    # A root that is a file: every write fails as a broken disk would.
+    root = tmp_path / "not-a-directory"
+    root.write_text("")
+    storage = LocalStorage(root, db, secret=lambda: "s" * 32, base_url="http://testserver")
+    puts, reads = errors("put"), errors("read")
+    with pytest.raises(OSError):
+        await storage.put("generations", "someone/clip.wav", b"RIFF", "audio/wav")
+    # A missing object is an answer, not a failure of the backend.
+    with pytest.raises(ObjectNotFound):
+        await storage.read("generations", "someone/missing.wav")
+    assert errors("put") - puts == 1
+    assert errors("read") - reads == 0
+
+
 def test_every_process_of_a_multiprocess_directory_is_counted(tmp_path: Path) -> None:
     """What `utter serve` sets up: processes counting into one directory, any of them
     scraping all of them."""
