@@ -50,6 +50,10 @@ async def defer(
     await conn.execute(
         "select set_config('search_path', %s, true)", (f"{QUEUE_SEARCH_PATH}, {previous}",)
     )
+    args = {"task_id": str(task_id)}
+    request_id = current_request_id()
+    if request_id is not None:
+        args["request_id"] = request_id
     job_id = await queue.configure_task(
         name=TASK_FOR_TYPE[task_type],
         queue=QUEUE,
@@ -57,6 +61,6 @@ async def defer(
         queueing_lock=str(task_id),
         priority=priority,
         connection=conn,
-    ).defer_async(task_id=str(task_id), request_id=current_request_id())
+    ).defer_async(**args)
     await conn.execute("select set_config('search_path', %s, true)", (previous,))
     return job_id
