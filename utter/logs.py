@@ -10,13 +10,22 @@ those parameters are replaced by `[redacted]` in every record: its message and i
 It is installed as the log record factory rather than as a filter because a filter only sees
 the records of the logger or handler it is attached to; uvicorn configures its loggers and
 handlers itself, after ours, and other libraries log through their own.
+
+The same factory stamps each record with the request id bound in its context (an API
+request's, or in a worker the id of the request that queued the job it runs), and with
+UTTER_LOG_FORMAT=json every line is one JSON object (`JsonFormatter`), redacted the same way.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 REDACTED = "[redacted]"
@@ -67,6 +76,7 @@ class _RedactingFactory:
     def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
         record: logging.LogRecord = self.make(*args, **kwargs)
         redact_record(record)
+        record.request_id = _request_id.get()
         return record
 
 
@@ -75,3 +85,96 @@ def install_redaction() -> None:
     current = logging.getLogRecordFactory()
     if not isinstance(current, _RedactingFactory):
         logging.setLogRecordFactory(_RedactingFactory(current))
+
+
+# Request ids ----------------------------------------------------------------------------
+
+_request_id: ContextVar[str | None] = ContextVar("utter_request_id", default=None)
+# What a client may send as X-Request-ID: a proxy's or tracer's id, never a log injection.
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+
+
+def current_request_id() -> str | None:
+    """The request id bound in this context (None outside a request or a job)."""
+    return _request_id.get()
+
+
+def request_id_from(header: str | None) -> str:
+    """The client's X-Request-ID when it is sane (short, printable, no spaces), else a new one."""
+    if header is not None and _SANE_REQUEST_ID.fullmatch(header):
+        return header
+    return uuid.uuid4().hex
+
+
+@contextmanager
+def bound_request_id(value: str | None) -> Iterator[None]:
+    """Every record logged in this context (and in tasks started from it) carries `value`."""
+    token = _request_id.set(value)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
+
+
+# JSON lines -----------------------------------------------------------------------------
+
+# Attributes every record has; anything else on a record came from `extra=`.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "request_id",
+    "color_message",  # uvicorn's coloured copy of its message
+    "taskName",
+}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return redact(value) if isinstance(value, str) else value
+    return redact(str(value))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time (UTC, ISO 8601), level, logger, message, the
+    request id when there is one, `extra=` fields, and the exception's traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            line["request_id"] = request_id
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and key not in line:
+                line[key] = _json_value(value)
+        if record.exc_info:
+            line["exception"] = redact(self.formatException(record.exc_info))
+        elif record.exc_text:
+            line["exception"] = redact(record.exc_text)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging(level: str, log_format: str) -> None:
+    """The root logger as `utter` sets it up: `text` lines or `json` objects on stderr,
+    redacted, with request ids."""
+    if log_format == "json":
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        logging.basicConfig(level=level.upper(), handlers=[handler])
+    else:
+        logging.basicConfig(
+            level=level.upper(),
+            format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+            datefmt="%H:%M:%S",
+        )
+    install_redaction()
+
+
+def uvicorn_log_options(log_format: str) -> dict[str, Any]:
+    """uvicorn.Config options: with JSON logs, uvicorn installs no handlers of its own, so
+    its access and error lines reach the root logger's JSON handler."""
+    return {"log_config": None} if log_format == "json" else {}

@@ -43,6 +43,23 @@ class Settings(BaseSettings):
         "unreachable, requests that need it answer 503 after at most this long.",
     )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines as `text`, or `json`: one JSON object a line (time, level, "
+        "logger, message, request id, extra fields).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Turns on GET /metrics (Prometheus' text format), read with "
+        "`Authorization: Bearer <this token>`. Unset: /metrics is 404.",
+    )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port on which `utter worker` serves its own /metrics (same token, "
+        "UTTER_METRICS_TOKEN needed). Unset: off.",
+    )
     public_url: str | None = Field(
         default=None,
         description="The URL users reach Utter at, for links in emails and signed URLs. "

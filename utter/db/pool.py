@@ -128,6 +128,10 @@ class Database:
     async def close(self) -> None:
         await self._pool.close()
 
+    def stats(self) -> dict[str, int]:
+        """The pool's numbers now (psycopg_pool's get_stats()), for /metrics."""
+        return self._pool.get_stats()
+
     async def __aenter__(self) -> Database:
         await self.open()
         return self

@@ -22,6 +22,7 @@ import dataclasses
 import io
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from utter.engines.base import (
     UnsupportedLanguage,
 )
 from utter.errors import Failed
+from utter.metrics import observe_engine
 from utter.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -171,7 +173,12 @@ async def run_engine(
 
     def checked_call() -> Audio:
         control.check()  # cancelled while it waited for the engine
-        return call(control)
+        started = time.perf_counter()  # the engine's own time, not its wait for the thread
+        audio = call(control)
+        observe_engine(
+            ctx.engine.capabilities().name, audio.duration, time.perf_counter() - started
+        )
+        return audio
 
     loop = asyncio.get_running_loop()
     work = loop.run_in_executor(ctx.engine_executor, checked_call)

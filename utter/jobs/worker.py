@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
@@ -32,12 +33,15 @@ import procrastinate
 from utter.cpu import release_freed_memory
 from utter.db import Database
 from utter.db.pool import CONNECTION_LOST, DatabaseUnavailable
+from utter.db.queries import tasks as task_q
 from utter.engines import create_engine
 from utter.engines.base import Engine
 from utter.jobs.handlers import WorkerContext, handle_design_preview, handle_generate
 from utter.jobs.mail import register_mail, run_mail_worker
 from utter.jobs.queue import DESIGN_PREVIEW, GENERATE, QUEUE, create_queue
 from utter.jobs.sweeper import SweepPolicy, sweep
+from utter.logs import bound_request_id
+from utter.metrics import Stopwatch, observe_job, watch_pool
 from utter.settings import Settings
 from utter.storage import Storage, create_storage
 from utter.supervise import Backoff
@@ -54,22 +58,54 @@ ENGINE_THREADS = 1
 def register_handlers(queue: procrastinate.App) -> None:
     """Bind the task names to their handlers; the context comes from the worker."""
 
-    async def generate(context: procrastinate.JobContext, task_id: str) -> None:
-        try:
-            await handle_generate(_ctx(context), UUID(task_id))
-        finally:
-            await asyncio.to_thread(release_freed_memory)
+    async def generate(
+        context: procrastinate.JobContext, task_id: str, request_id: str | None = None
+    ) -> None:
+        with bound_request_id(request_id):
+            await _observed(_ctx(context), "generate", UUID(task_id), handle_generate)
 
-    async def design_preview(context: procrastinate.JobContext, task_id: str) -> None:
-        try:
-            await handle_design_preview(_ctx(context), UUID(task_id))
-        finally:
-            await asyncio.to_thread(release_freed_memory)
+    async def design_preview(
+        context: procrastinate.JobContext, task_id: str, request_id: str | None = None
+    ) -> None:
+        with bound_request_id(request_id):
+            await _observed(_ctx(context), "design_preview", UUID(task_id), handle_design_preview)
 
     # Retries are ours (the sweeper requeues tasks whose worker died), not procrastinate's:
     # an engine error is not cured by running the same input again.
     queue.task(name=GENERATE, queue=QUEUE, pass_context=True)(generate)
     queue.task(name=DESIGN_PREVIEW, queue=QUEUE, pass_context=True)(design_preview)
+
+
+async def _observed(
+    ctx: WorkerContext,
+    kind: str,
+    task_id: UUID,
+    handle: Callable[[WorkerContext, UUID], Awaitable[None]],
+) -> None:
+    """Run a job's handler, then count it by the status its task ended in (the handler
+    records failures on the task rather than raising them)."""
+    watch = Stopwatch()
+    log.info("%s job for task %s started", kind, task_id)
+    try:
+        await handle(ctx, task_id)
+        seconds = watch.seconds()
+        try:
+            async with ctx.db.as_service() as conn:
+                task = await task_q.get(conn, task_id)
+        except (DatabaseUnavailable, *CONNECTION_LOST):
+            return  # the job is done; only its count is lost
+        status = task["status"] if task else None
+        log.info(
+            "%s job for task %s ended in %.1f s; the task is %s",
+            kind,
+            task_id,
+            seconds,
+            status or "gone",
+            extra={"task_id": str(task_id), "job_kind": kind, "task_status": status},
+        )
+        observe_job(kind, status, seconds)
+    finally:
+        await asyncio.to_thread(release_freed_memory)
 
 
 def _ctx(context: procrastinate.JobContext) -> WorkerContext:
@@ -163,6 +199,7 @@ async def _run_connected(
     register_handlers(queue)
     register_mail(queue, settings)
     worker_name = name or f"{socket.gethostname()}-{id(queue):x}"
+    watch_pool("worker", db)
     async with db:
         storage = create_storage(settings, db)
         ctx = WorkerContext(

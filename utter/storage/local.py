@@ -26,6 +26,7 @@ from uuid import UUID
 from utter.db import Database
 from utter.db.queries import storage as queries
 from utter.errors import Forbidden
+from utter.metrics import counts_storage_errors
 from utter.storage import catalogue
 from utter.storage.base import (
     Body,
@@ -150,6 +151,7 @@ class LocalStorage:
         await asyncio.to_thread(handle.close)
         return _Spooled(path, size, digest.hexdigest(), head)
 
+    @counts_storage_errors("local")
     async def put(
         self,
         bucket: str,
@@ -180,6 +182,7 @@ class LocalStorage:
         await asyncio.to_thread(_fsync_dir, path.parent)
         return info
 
+    @counts_storage_errors("local")
     async def receive_upload(
         self,
         bucket: str,
@@ -231,6 +234,7 @@ class LocalStorage:
         await asyncio.to_thread(_fsync_dir, path.parent)
         return info
 
+    @counts_storage_errors("local")
     async def confirm_upload(
         self, bucket: str, key: str, *, user_id: UUID | str, max_bytes: int | None = None
     ) -> ObjectInfo:
@@ -251,6 +255,7 @@ class LocalStorage:
 
     # Reading ---------------------------------------------------------------------
 
+    @counts_storage_errors("local")
     async def read(self, bucket: str, key: str) -> bytes:
         path = self.path_for(bucket, key)
         try:
@@ -258,6 +263,7 @@ class LocalStorage:
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise ObjectNotFound() from None
 
+    @counts_storage_errors("local")
     async def open(
         self, bucket: str, key: str, *, start: int = 0, end: int | None = None
     ) -> AsyncIterator[bytes]:
@@ -268,6 +274,7 @@ class LocalStorage:
             raise ObjectNotFound() from None
         return _read_range(handle, start, end)
 
+    @counts_storage_errors("local")
     async def stat(self, bucket: str, key: str) -> ObjectInfo | None:
         path = self.path_for(bucket, key)
         try:
@@ -288,6 +295,7 @@ class LocalStorage:
             (row or {}).get("owner"),
         )
 
+    @counts_storage_errors("local")
     async def delete(self, bucket: str, key: str) -> None:
         path = self.path_for(bucket, key)
         async with self._db.as_service() as conn:

@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 from uuid import UUID
 
 from utter.db import Database
+from utter.metrics import counts_storage_errors
 from utter.storage import catalogue
 from utter.storage.base import (
     Body,
@@ -79,6 +80,7 @@ class S3Storage:
         check_key(key)
         return self.bucket_name(bucket), key
 
+    @counts_storage_errors("s3")
     async def put(
         self,
         bucket: str,
@@ -120,6 +122,7 @@ class S3Storage:
             raise
         return info
 
+    @counts_storage_errors("s3")
     async def read(self, bucket: str, key: str) -> bytes:
         real_bucket, key = self._where(bucket, key)
         try:
@@ -134,6 +137,7 @@ class S3Storage:
         finally:
             body.close()
 
+    @counts_storage_errors("s3")
     async def open(
         self, bucket: str, key: str, *, start: int = 0, end: int | None = None
     ) -> AsyncIterator[bytes]:
@@ -151,6 +155,7 @@ class S3Storage:
             raise
         return _stream(response["Body"])
 
+    @counts_storage_errors("s3")
     async def stat(self, bucket: str, key: str) -> ObjectInfo | None:
         real_bucket, key = self._where(bucket, key)
         try:
@@ -167,6 +172,7 @@ class S3Storage:
             str(head.get("ETag", "")).strip('"') or None,
         )
 
+    @counts_storage_errors("s3")
     async def delete(self, bucket: str, key: str) -> None:
         real_bucket, key = self._where(bucket, key)
         # S3 answers 204 for a key that is not there, so this is idempotent as it stands.
@@ -177,6 +183,7 @@ class S3Storage:
         # Spooled bodies live in tempfile's files, which the OS removes with the process.
         return 0
 
+    @counts_storage_errors("s3")
     async def confirm_upload(
         self, bucket: str, key: str, *, user_id: UUID | str, max_bytes: int | None = None
     ) -> ObjectInfo:
