@@ -3,11 +3,13 @@ finds, what it refuses before any work, and what a missing model says."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.support.refusals import status_and_detail
+from utter.cpu import CpuPool
 from utter.languages import CODES
 from utter.settings import Settings
 from utter.transcription import (
@@ -170,3 +172,12 @@ def test_with_nothing_pulled_the_shipped_model_is_used(tmp_path: Path) -> None:
     transcriber = WhisperTranscriber(data_dir=tmp_path / "empty-data")
     assert transcriber.model_dir == shipped_model_dir()
     assert transcriber.model == "whisper-tiny.en"
+
+
+def test_in_the_apis_cpu_processes_whisper_shares_the_cores_between_them() -> None:
+    cores = os.cpu_count() or 1
+    # CpuPool starts no process until its first call.
+    assert WhisperTranscriber(cpu=CpuPool(2)).threads == max(1, cores // 2)
+    assert WhisperTranscriber(cpu=CpuPool(cores * 4)).threads == 1
+    # Outside the pool (a caller that is a CPU worker itself): CTranslate2's default.
+    assert WhisperTranscriber().threads == 0

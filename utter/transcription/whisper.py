@@ -16,6 +16,7 @@ model is loaded once per process and kept.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -164,10 +165,11 @@ class WhisperRecognizer:
     """One loaded model; calls are serialised (one recognition uses every thread
     CTranslate2 was given) and block."""
 
-    def __init__(self, model_dir: Path, device: str, compute_type: str) -> None:
+    def __init__(self, model_dir: Path, device: str, compute_type: str, threads: int = 0) -> None:
         self.model_dir = model_dir
         self.device = device
         self.compute_type = compute_type
+        self.threads = threads  # 0: CTranslate2's default
         self._model: Any = None
         self._lock = threading.Lock()
 
@@ -184,6 +186,7 @@ class WhisperRecognizer:
             str(self.model_dir),
             device=self.device,
             compute_type=self.compute_type,
+            cpu_threads=self.threads,
             local_files_only=True,
         )
 
@@ -208,8 +211,8 @@ class WhisperRecognizer:
 
 
 @lru_cache(maxsize=2)
-def _recognizer(model_dir: str, device: str, compute_type: str) -> WhisperRecognizer:
-    return WhisperRecognizer(Path(model_dir), device, compute_type)
+def _recognizer(model_dir: str, device: str, compute_type: str, threads: int) -> WhisperRecognizer:
+    return WhisperRecognizer(Path(model_dir), device, compute_type, threads)
 
 
 def transcribe_upload(
@@ -218,13 +221,16 @@ def transcribe_upload(
     model_dir: str,
     device: str,
     compute_type: str,
+    threads: int,
     language: str | None,
 ) -> tuple[str, float, str | None]:
     """Decode an upload and recognise it: (text, seconds of audio, language code).
     Blocking, CPU-bound: meant for a CPU process, where the model stays loaded."""
     decoded = decode(data, SAMPLE_RATE, max_seconds=max_seconds)
     seconds = len(decoded.samples) / decoded.sample_rate
-    text, heard = _recognizer(model_dir, device, compute_type).recognise(decoded.samples, language)
+    text, heard = _recognizer(model_dir, device, compute_type, threads).recognise(
+        decoded.samples, language
+    )
     return text, seconds, heard
 
 
@@ -256,6 +262,10 @@ class WhisperTranscriber:
         self.compute_type = compute_type
         self.max_seconds = max_seconds
         self._cpu = cpu
+        # CTranslate2 would start several threads in each CPU process; the pool's
+        # processes share the machine's cores instead, so a busy pool cannot
+        # oversubscribe them and slow the API down.
+        self.threads = max(1, (os.cpu_count() or 1) // cpu.workers) if cpu is not None else 0
 
     @property
     def model(self) -> str:
@@ -280,7 +290,15 @@ class WhisperTranscriber:
                     f"The Whisper model {self._model} supports English only."
                 )
             code = "en"  # an English-only model has no language to detect
-        args = (data, self.max_seconds, str(self.model_dir), self.device, self.compute_type, code)
+        args = (
+            data,
+            self.max_seconds,
+            str(self.model_dir),
+            self.device,
+            self.compute_type,
+            self.threads,
+            code,
+        )
         if self._cpu is not None:
             text, seconds, heard = await self._cpu.run(transcribe_upload, *args)
         else:
