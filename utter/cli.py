@@ -16,6 +16,7 @@ from typing import Any
 
 from utter.logs import configure_logging, uvicorn_log_options
 from utter.settings import Settings, get_settings
+from utter.transcription.whisper import DEFAULT_PULL_SIZE, HUB_REPOS
 
 log = logging.getLogger("utter")
 
@@ -459,6 +460,19 @@ def cmd_mail(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models_pull(args: argparse.Namespace) -> int:
+    from utter.transcription.whisper import WhisperModelError, pull_model
+
+    settings = _settings_with(args)
+    try:
+        path = pull_model(settings.data_dir, args.size)
+    except WhisperModelError as error:
+        print(f"utter models pull: {error.message}", file=sys.stderr)
+        return 1
+    print(f"Whisper {args.size} is in {path}; the whisper transcription provider uses it.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="utter", description="Utter, a self-hostable voice studio."
@@ -507,6 +521,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data_dir_flag(mail)
     mail.set_defaults(func=cmd_mail)
+
+    models = sub.add_parser("models", help="fetch optional models into the data directory")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    pull = models_sub.add_parser(
+        "pull", help="download a model from the Hugging Face hub (HF_ENDPOINT is honoured)"
+    )
+    pull.add_argument("model", choices=["whisper"], help="which model")
+    pull.add_argument(
+        "--size",
+        choices=list(HUB_REPOS),
+        default=DEFAULT_PULL_SIZE,
+        help=f"Whisper size (default: {DEFAULT_PULL_SIZE}); *.en ones hear English only",
+    )
+    data_dir_flag(pull)
+    pull.set_defaults(func=cmd_models_pull)
     return parser
 
 

