@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
+from bench.engine import cpu_model
 from bench.quality_speakers import Clip, Speaker, select, speaker_names
 from tests.support.wer import word_error_rate, words
 
@@ -386,7 +386,7 @@ def run(speakers: list[Speaker], quick: bool, seed: int = SEED) -> dict[str, Any
         "seed": seed,
         "quick": quick,
         "texts": list(texts),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "seconds": round(time.perf_counter() - started, 1),
         "plain": {
             "wer": plain.wer,
