@@ -46,6 +46,7 @@ import soxr
 from bench.engine import cpu_model
 from bench.quality_speakers import Clip, Speaker, select, speaker_names
 from tests.support.wer import word_error_rate, words
+from utter.engines.base import Reference
 
 RESULTS = Path(__file__).parent / "results" / "quality.json"
 SEED = 1234
@@ -261,11 +262,11 @@ def seeded(seed: int) -> None:
     np.random.seed(seed)
 
 
-def reference_for(speaker: Speaker, clip: Clip) -> Any:
+def reference_for(speaker: Speaker, clip: Clip) -> Reference:
     """The speaker's reference as a user's upload becomes one: the public clone path."""
     from utter.audio.reference import prepare_reference
     from utter.audio.validate import ReferenceLimits
-    from utter.engines.base import Audio, Reference
+    from utter.engines.base import Audio
 
     prepared = prepare_reference(clip.wav_bytes(), ReferenceLimits())
     normalized = prepared.reference
@@ -310,7 +311,7 @@ def run(speakers: list[Speaker], quick: bool, seed: int = SEED) -> dict[str, Any
             held_out[speaker.person] = judges.embed([(c.samples, c.sample_rate) for c in clips])
             speech = joined([c.samples for c in clips], clips[0].sample_rate)
             held_out_f0[speaker.person] = median_f0(speech, clips[0].sample_rate)
-            # How often the real voice itself leaps that far: the floor for a clone.
+            # How often the real voice itself leaps that far: intonation, not vocoder errors.
             held_out_breaks[speaker.person] = pitch_break_rate(speech, clips[0].sample_rate)
 
     rows: list[dict[str, Any]] = []
