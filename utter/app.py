@@ -39,8 +39,8 @@ from utter.cpu import CpuPool
 from utter.db import Database
 from utter.engines import engine_capabilities
 from utter.jobs.queue import create_queue
-from utter.services.audio_stream import PartsListener
 from utter.metrics import watch_pool
+from utter.services.audio_stream import PartsListener
 from utter.services.generate import GenerationRules
 from utter.services.voices import CloneRules
 from utter.settings import Settings
