@@ -195,12 +195,12 @@ function today(daily, stat) {
 // its hash, so it cannot be shown again), listed without secrets, revoked after a
 // confirmation. Revoking takes effect on the server's next request with that key.
 async function apiKeys(content) {
-  const listed = await fetchInto(content, 'Loading your API keys…', '/api/keys');
+  const [listed, rules] = await Promise.all([fetchInto(content, 'Loading your API keys…', '/api/keys'), limits()]);
   if (!listed) return;
   let keys = Array.isArray(listed.keys) ? listed.keys : [];
 
   const message = messageBox();
-  const name = h('input', { type: 'text', class: 'input', name: 'key_name', autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. Home Assistant' });
+  const name = h('input', { type: 'text', class: 'input', name: 'key_name', maxlength: rules.api_key_name_max, autocomplete: 'off', spellcheck: 'false', placeholder: 'e.g. Home Assistant' });
   const create = h('button', { type: 'submit', class: 'button button-primary' }, 'Create key');
   const created = h('div', { class: 'new-key', hidden: true });
   const form = h('form', { class: 'form card', novalidate: true, 'aria-labelledby': 'new-key-title' },
@@ -209,7 +209,11 @@ async function apiKeys(content) {
       'A key lets a script or another app use Utter as you, sent as ',
       h('code', {}, 'Authorization: Bearer <key>'),
       '. It can use your voices, generations and tasks, but cannot sign in, change your account or make other keys.'),
-    field('Name', name, { hint: 'What the key is for, so you can tell your keys apart.' }),
+    field('Name', name, {
+      hint: rules.api_key_name_max
+        ? `What the key is for, so you can tell your keys apart (up to ${rules.api_key_name_max} characters).`
+        : 'What the key is for, so you can tell your keys apart.',
+    }),
     message.el,
     h('div', { class: 'actions' }, create),
     created);
