@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.support import audio
-from tests.support.api import ApiUser, sign_up
+from tests.support.api import ApiUser, sign_up, sign_up_with_voice
 from tests.support.gated_engine import GatedEngine
 from tests.support.server import app_settings, serve_asgi
 from utter.api.owned import TASK_NOT_FOUND
@@ -55,15 +55,7 @@ class Live:
     database_url: str
 
     async def user_with_voice(self) -> tuple[ApiUser, str]:
-        user = await sign_up(self.client)
-        response = await self.client.post(
-            "/api/clone",
-            data={"name": "Joe", "language": "English", "transcript": " ".join(audio.SENTENCES)},
-            files={"audio": ("joe.wav", audio.encode(audio.speech(), "wav"))},
-            headers=user.headers,
-        )
-        assert response.status_code == 200, response.text
-        return user, str(response.json()["id"])
+        return await sign_up_with_voice(self.client)
 
     async def generate(self, user: ApiUser, voice: str, text: str = TEXT) -> dict[str, Any]:
         response = await self.client.post(

@@ -14,12 +14,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.support import audio
-from tests.support.api import ApiUser, sign_up
+from tests.support.api import ApiUser, sign_up_with_voice
 from tests.support.server import app_settings
 from utter.app import create_app
 from utter.cpu import CpuPool
 from utter.db import Database
+from utter.engines.base import Engine
 from utter.engines.local import LocalEngine
 from utter.jobs.worker import run_worker
 from utter.settings import Settings
@@ -41,15 +41,7 @@ class Studio:
     db: Database
 
     async def user_with_voice(self) -> tuple[ApiUser, str]:
-        user = await sign_up(self.client)
-        response = await self.client.post(
-            "/api/clone",
-            data={"name": "Joe", "language": "English", "transcript": " ".join(audio.SENTENCES)},
-            files={"audio": ("joe.wav", audio.encode(audio.speech(), "wav"))},
-            headers=user.headers,
-        )
-        assert response.status_code == 200, response.text
-        return user, str(response.json()["id"])
+        return await sign_up_with_voice(self.client)
 
     async def generate(self, user: ApiUser, voice_id: str, text: str) -> dict[str, Any]:
         response = await self.client.post(
@@ -81,18 +73,19 @@ class Studio:
             await asyncio.sleep(0.1)
 
 
-@pytest.fixture
-async def studio(
-    db: Database, database_url: str, tmp_path: Path, local_engine: LocalEngine, cpu: CpuPool
+@contextlib.asynccontextmanager
+async def running_studio(
+    db: Database, database_url: str, data_dir: Path, engine: Engine, cpu: CpuPool
 ) -> AsyncIterator[Studio]:
+    """The app in process and a worker running `engine`, both on `db`, until the block ends."""
     settings = app_settings(
-        tmp_path / "data",
+        data_dir,
         public_url="http://testserver",
         database_url=database_url,
         worker_heartbeat_seconds=0.5,
     )
     app = create_app(settings, db=db, worker=False, cpu=cpu)
-    worker = asyncio.create_task(run_worker(settings, database_url, engine=local_engine))
+    worker = asyncio.create_task(run_worker(settings, database_url, engine=engine))
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
@@ -101,3 +94,11 @@ async def studio(
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await worker
+
+
+@pytest.fixture
+async def studio(
+    db: Database, database_url: str, tmp_path: Path, local_engine: LocalEngine, cpu: CpuPool
+) -> AsyncIterator[Studio]:
+    async with running_studio(db, database_url, tmp_path / "data", local_engine, cpu) as running:
+        yield running

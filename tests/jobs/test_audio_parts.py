@@ -5,25 +5,22 @@ browser can fetch, gone with their generation or task, and swept an hour after t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.jobs.conftest import CHUNK_CHARS, Studio
+from tests.jobs.conftest import CHUNK_CHARS, Studio, running_studio
 from tests.support import audio
 from tests.support.gated_engine import GatedEngine
 from tests.support.objects import make_generation, make_voice
 from tests.support.server import app_settings
 from tests.support.users import make_user
 from utter.api.owned import TASK_NOT_FOUND
-from utter.app import create_app
 from utter.cpu import CpuPool
 from utter.db import Database
 from utter.engines.base import Audio
@@ -33,7 +30,6 @@ from utter.engines.text import chunk_text
 from utter.jobs.handlers import PiecePublisher, WorkerContext, part_key
 from utter.jobs.queue import create_queue
 from utter.jobs.sweeper import SweepPolicy, sweep
-from utter.jobs.worker import run_worker
 from utter.storage import create_storage
 
 TEXT = " ".join((*audio.SENTENCES, "Thank you for listening to this short test."))
@@ -46,29 +42,13 @@ async def gate(local_engine: LocalEngine) -> GatedEngine:
 
 @pytest.fixture
 async def gated_studio(
-    db: Database,
-    database_url: str,
-    tmp_path: Path,
-    gate: GatedEngine,
-    cpu: CpuPool,
+    db: Database, database_url: str, tmp_path: Path, gate: GatedEngine, cpu: CpuPool
 ) -> AsyncIterator[Studio]:
-    settings = app_settings(
-        tmp_path / "data",
-        public_url="http://testserver",
-        database_url=database_url,
-        worker_heartbeat_seconds=0.5,
-    )
-    app = create_app(settings, db=db, worker=False, cpu=cpu)
-    worker = asyncio.create_task(run_worker(settings, database_url, engine=gate))
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Studio(app, client, settings, db)
-    finally:
-        gate.open()
-        worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker
+    async with running_studio(db, database_url, tmp_path / "data", gate, cpu) as running:
+        try:
+            yield running
+        finally:
+            gate.open()  # before the worker is stopped: it may be waiting at the gate
 
 
 async def _fetch_wav(studio: Studio, url: str) -> tuple[Any, int]:

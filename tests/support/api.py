@@ -65,3 +65,18 @@ async def sign_in(
     )
     assert response.status_code == 200, response.text
     return _from_session(response.json(), email, password)
+
+
+async def sign_up_with_voice(client: httpx.AsyncClient) -> tuple[ApiUser, str]:
+    """A new account with one cloned voice ("Joe", the test speech clip) and that voice's id."""
+    from tests.support import audio
+
+    user = await sign_up(client)
+    response = await client.post(
+        "/api/clone",
+        data={"name": "Joe", "language": "English", "transcript": " ".join(audio.SENTENCES)},
+        files={"audio": ("joe.wav", audio.encode(audio.speech(), "wav"))},
+        headers=user.headers,
+    )
+    assert response.status_code == 200, response.text
+    return user, str(response.json()["id"])
