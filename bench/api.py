@@ -28,7 +28,6 @@ import asyncio
 import json
 import multiprocessing
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -38,6 +37,7 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 
+from bench.machine import machine
 from tests.support.serve_process import utter_serve
 from utter.db.embedded import EmbeddedPostgres
 from utter.db.migrate import migrate
@@ -311,7 +311,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     finally:
         pg.stop()
     return {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": machine(),
         "generations": args.generations,
         "users": args.users,
         "measured_user_generations": max(1, args.generations // 200),

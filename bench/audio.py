@@ -9,14 +9,13 @@ Prints a table and writes bench/results/audio.json. Uses the tests' synthesised 
 from __future__ import annotations
 
 import json
-import os
-import platform
 import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench.machine import machine
 from tests.support.audio import ENCODINGS, encode, of_duration, speech
 from utter.audio import ReferenceLimits, decode, encode_wav, prepare_reference, transcode
 from utter.transcription import transcribe_english
@@ -65,11 +64,7 @@ def main() -> None:
     RESULTS.write_text(
         json.dumps(
             {
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "python": platform.python_version(),
-                    "load_1min": os.getloadavg()[0],
-                },
+                "machine": machine(),
                 "rows": rows,
             },
             indent=2,

@@ -16,13 +16,12 @@ doing: compare rows of the same run.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.machine import machine
 from utter.engines.adapt import analyse_reference
 from utter.engines.base import Audio, JobControl, Reference
 from utter.engines.local import LocalEngine
@@ -54,13 +53,6 @@ REFERENCE_TEXT = (
 DESCRIPTION = "a warm, slightly slow, middle-aged woman"
 RUNS = 2
 RSS_GENERATIONS = 5
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def trim_heap() -> None:
@@ -162,12 +154,7 @@ def main() -> None:
     RESULTS.write_text(
         json.dumps(
             {
-                "machine": {
-                    "cpu": cpu_model(),
-                    "python": platform.python_version(),
-                    "cpus": os.cpu_count(),
-                    "load_average": [round(x, 2) for x in os.getloadavg()],
-                },
+                "machine": machine(),
                 "runs_per_case": RUNS,
                 "load_shipped_profile_s": round(load_s, 3),
                 "analyse_reference_s": round(analyse_s, 3),

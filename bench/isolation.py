@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from bench.machine import machine
 from tests.support.audio import TEXT, concat, encode, of_duration, speech
 from tests.support.serve_process import utter_serve
 
@@ -171,7 +171,7 @@ async def run(seconds: float, clients: int) -> dict[str, Any]:
             )
             await wait_task(client, speaker, generation.json()["task_id"])
     return {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": machine(),
         "clients": clients,
         "seconds_per_phase": seconds,
         "idle": idle,

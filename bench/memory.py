@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from typing import Any
 import httpx
 import psutil
 
+from bench.machine import machine
 from tests.support import audio
 from tests.support.postgres import free_port
 
@@ -175,11 +175,7 @@ def main() -> None:
     RESULTS.write_text(
         json.dumps(
             {
-                "machine": {
-                    "platform": platform.platform(),
-                    "cpus": os.cpu_count(),
-                    "python": platform.python_version(),
-                },
+                "machine": machine(),
                 "generations": args.generations,
                 "api_processes": args.workers,
                 "rss_mb": result,

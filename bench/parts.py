@@ -24,8 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import platform
 import socket
 import tempfile
 import threading
@@ -36,7 +34,8 @@ from typing import Any
 import httpx
 import uvicorn
 
-from bench.engine import REFERENCE_TEXT, cpu_model
+from bench.engine import REFERENCE_TEXT
+from bench.machine import machine
 from utter.app import create_app
 from utter.audio.convert import encode_wav
 from utter.audio.tempo import change_tempo
@@ -263,12 +262,7 @@ def main() -> None:
     RESULTS.write_text(
         json.dumps(
             {
-                "machine": {
-                    "cpu": cpu_model(),
-                    "python": platform.python_version(),
-                    "cpus": os.cpu_count(),
-                    "load_average": [round(x, 2) for x in os.getloadavg()],
-                },
+                "machine": machine(),
                 "rows": rows,
                 "through_api": streamed,
             },

@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
-from bench.engine import cpu_model
+from bench.machine import machine
 from bench.quality_speakers import Clip, Speaker, select, speaker_names
 from tests.support.wer import word_error_rate, words
 from utter.engines.base import Reference
@@ -395,7 +395,7 @@ def run(speakers: list[Speaker], quick: bool, seed: int = SEED) -> dict[str, Any
         "seed": seed,
         "quick": quick,
         "texts": list(texts),
-        "cpu": cpu_model(),
+        "machine": machine(),
         "seconds": round(time.perf_counter() - started, 1),
         "plain": {
             "wer": plain.wer,
