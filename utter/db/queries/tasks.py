@@ -31,10 +31,12 @@ async def create_generation_task(
     conn: Connection,
     *,
     user_id: UUID,
-    voice_id: UUID,
+    voice_id: UUID | None,
     text: str,
     language: str,
     metadata: dict[str, Any],
+    stock_voice: str | None = None,
+    instructions: str | None = None,
 ) -> Row | None:
     """Insert the generation and its pending generate task; returns both ids. None: the
     user already has an active generation (the schema's one-active index refused it); the
@@ -43,8 +45,10 @@ async def create_generation_task(
         cur = await conn.execute(
             """
             with g as (
-              insert into public.generations (user_id, voice_id, text, language, status)
-              values (%(user_id)s, %(voice_id)s, %(text)s, %(language)s, 'processing')
+              insert into public.generations
+                (user_id, voice_id, text, language, status, stock_voice, instructions)
+              values (%(user_id)s, %(voice_id)s, %(text)s, %(language)s, 'processing',
+                      %(stock_voice)s, %(instructions)s)
               returning id
             )
             insert into public.tasks (user_id, type, status, generation_id, voice_id, metadata)
@@ -57,6 +61,8 @@ async def create_generation_task(
                 "text": text,
                 "language": language,
                 "metadata": Jsonb(metadata),
+                "stock_voice": stock_voice,
+                "instructions": instructions,
             },
         )
     except pg_errors.UniqueViolation as exc:
