@@ -20,13 +20,18 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 
+from tests.jobs.conftest import Studio
 from tests.support import audio
 from tests.support.api import ApiUser, sign_up
+from tests.support.local_engine import praat_median_f0
 from tests.support.postgres import migrated_database
 from tests.support.server import app_settings, serve
 from utter.audio import ffmpeg
+from utter.engines import stock
+from utter.engines.base import JobControl
 from utter.engines.local import LocalEngine
 from utter.jobs.worker import run_worker
+from utter.services.generate import submit_generation
 
 pytestmark = pytest.mark.slow
 
@@ -306,3 +311,57 @@ async def test_transcription_returns_the_text(v1: V1) -> None:
     )
     assert isinstance(text, str)
     assert text.strip()
+
+
+def test_the_stock_voices_are_short_transcribed_and_small() -> None:
+    folder = Path(stock.__file__).parent / "stock_voices"
+    assert sum(p.stat().st_size for p in folder.glob("*.flac")) < 1_500_000
+    for name in stock.STOCK_VOICES:
+        reference = stock.stock_reference(name)
+        assert reference.audio.sample_rate == 24_000
+        assert 5.0 < reference.audio.duration < 10.5, name
+        assert len(reference.transcript.split()) > 10
+
+
+def test_the_stock_voices_are_different_speakers_to_the_engine(
+    local_engine: LocalEngine,
+) -> None:
+    """The deepest and the highest built-in voice, cloned: their speech stays far apart in
+    pitch (the references are about 96 and 275 Hz)."""
+    pitches = {
+        name: praat_median_f0(
+            local_engine.generate(SHORT, "English", stock.stock_reference(name), JobControl())
+        )
+        for name in ("onyx", "coral")
+    }
+    assert pitches["coral"] > 1.6 * pitches["onyx"], pitches
+
+
+async def test_a_stock_voice_generation_is_spoken_by_the_worker(studio: Studio) -> None:
+    """submit_generation with a stock voice: no voice row, the worker loads the built-in
+    reference, and History names the voice."""
+    user, _ = await studio.user_with_voice()
+    app_studio = studio.app.state.studio
+    started = await submit_generation(
+        studio.db,
+        app_studio.queue,
+        user_id=user.id,
+        voice_id_raw=None,
+        text=SHORT,
+        language="English",
+        rules=app_studio.generation_rules,
+        stock_voice="Sage",
+        instructions="Slowly.",
+    )
+    task = await studio.wait_for(user, str(started.task_id))
+    assert task["status"] == "completed", task
+    history = await studio.client.get("/api/generations", headers=user.headers)
+    (generation,) = history.json()["generations"]
+    assert (generation["voice_id"], generation["voice_name"]) == (None, "sage")
+    assert generation["duration_seconds"] > 2.0
+    async with studio.db.as_service() as conn:
+        cur = await conn.execute(
+            "select stock_voice, instructions from public.generations where id = %s",
+            (started.generation_id,),
+        )
+        assert await cur.fetchone() == {"stock_voice": "sage", "instructions": "Slowly."}
