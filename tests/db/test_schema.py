@@ -20,7 +20,7 @@ from utter.db import Database
 NOT_NULL = {
     "profiles": {"id", "subscription_tier", "credits_remaining", "created_at", "updated_at"},
     "voices": {"id", "user_id", "name", "language", "source", "created_at"},
-    "generations": {"id", "user_id", "text", "language", "status", "created_at"},
+    "generations": {"id", "user_id", "text", "language", "status", "speed", "created_at"},
     "tasks": {
         "id",
         "user_id",
@@ -30,6 +30,7 @@ NOT_NULL = {
         "modal_poll_count",
         "chunks_done",
         "attempts",
+        "audio_parts",
         "created_at",
         "updated_at",
     },
@@ -53,7 +54,12 @@ NULLABLE = {
 }
 # Columns named like ids that hold another system's id, not one of ours.
 FOREIGN_IDS = {("tasks", "modal_job_id"): "text", ("tasks", "queue_job_id"): "bigint"}
-JSON_COLUMNS = {("tasks", "metadata"), ("tasks", "result"), ("voices", "reference_report")}
+JSON_COLUMNS = {
+    ("tasks", "metadata"),
+    ("tasks", "result"),
+    ("tasks", "audio_parts"),
+    ("voices", "reference_report"),
+}
 
 DEFAULTS = {
     ("profiles", "subscription_tier"): "'free'::text",
@@ -64,6 +70,8 @@ DEFAULTS = {
     ("tasks", "status"): "'pending'::text",
     ("tasks", "modal_poll_count"): "0",
     ("tasks", "metadata"): "'{}'::jsonb",
+    ("tasks", "audio_parts"): "'[]'::jsonb",
+    ("generations", "speed"): "1.0",
 }
 
 NAMED_INDEXES = {
@@ -78,6 +86,7 @@ NAMED_INDEXES = {
     "idx_tasks_modal_job_id",
     "idx_tasks_active",
     "idx_tasks_generate_one_active_per_user",
+    "idx_tasks_audio_parts_finished",
 }
 
 STUDIO_TABLES = ["profiles", "voices", "generations", "tasks", "usage_daily"]
@@ -164,6 +173,7 @@ def test_counters_and_measures_are_numbers(conn: psycopg.Connection) -> None:
         ("tasks", "chunks_total"),
         ("tasks", "attempts"),
         ("generations", "duration_seconds"),
+        ("generations", "speed"),
         ("voices", "duration_seconds"),
         ("usage_daily", "characters"),
         ("usage_daily", "transcription_seconds"),

@@ -17,7 +17,9 @@ from tests.support.local_engine import (
 from utter.engines import create_engine
 from utter.engines.adapt import analyse_speaker
 from utter.engines.base import Audio, Cancelled, Engine, JobControl, UnsupportedLanguage
-from utter.engines.local import ESPEAK_VOICES, LocalEngine
+from utter.engines.design_mapping import parse_description
+from utter.engines.join import PAUSE_SECONDS
+from utter.engines.local import ESPEAK_VOICES, TARGET_SPEECH_DBFS, LocalEngine
 from utter.engines.piper_voice import anglicize, lossy_share
 from utter.errors import Invalid
 from utter.settings import Settings
@@ -236,6 +238,43 @@ def test_a_long_text_reports_progress_per_chunk(engine: LocalEngine) -> None:
     assert total >= 2
     assert seen == [(i, total) for i in range(total + 1)]
     assert_speech(audio, LONG_TEXT)
+
+
+def test_each_chunk_is_handed_over_levelled_as_it_sounds_in_the_final_clip(
+    engine: LocalEngine,
+) -> None:
+    parts: list[tuple[int, int, Audio]] = []
+    control = JobControl(on_part=lambda index, total, audio: parts.append((index, total, audio)))
+    audio = engine.design(LONG_TEXT, "English", "a calm woman", control)
+
+    total = parts[0][1]
+    assert total >= 3  # the first sentence alone, then two windows
+    assert [(index, t) for index, t, _ in parts] == [(i, total) for i in range(total)]
+    # The first piece is one sentence: it is ready after a few seconds of speech, not 25.
+    assert parts[0][2].duration < 6.0
+    # Each piece is brought to the clip's one speech level on its own (the target, moved
+    # by the description's gain: "calm" speaks softer).
+    gain_db = parse_description("a calm woman").gain_db
+    for _, _, piece in parts:
+        assert piece.sample_rate == 24_000
+        assert abs(_speech_level_dbfs(piece.samples) - TARGET_SPEECH_DBFS - gain_db) < 1.0
+    # The final clip is the pieces joined by short pauses: the same samples, not re-levelled.
+    pieces = [piece.samples for _, _, piece in parts]
+    assert len(audio.samples) == sum(len(p) for p in pieces) + round(PAUSE_SECONDS * 24_000) * (
+        total - 1
+    )
+    fade = round(0.02 * 24_000)
+    first = pieces[0]
+    np.testing.assert_array_equal(audio.samples[: len(first) - fade], first[: len(first) - fade])
+
+
+def _speech_level_dbfs(samples: np.ndarray) -> float:
+    """The level normalize_level aims at: RMS over the 10 ms frames within 35 dB of the
+    loudest."""
+    frames = samples[: len(samples) // 240 * 240].astype(np.float64).reshape(-1, 240)
+    power = np.mean(frames**2, axis=1)
+    level = 10.0 * np.log10(power + 1e-12)
+    return float(10.0 * np.log10(np.mean(power[level > level.max() - 35.0])))
 
 
 def test_cancelling_stops_within_one_chunk(engine: LocalEngine) -> None:

@@ -187,9 +187,9 @@ def test_generate_spawns_one_call_per_batch_and_joins_the_clips(cloud: FakeModal
 
     assert [call.method for call in cloud.calls] == ["clone"] * 3
     assert [call.arguments["texts"] for call in cloud.calls] == [
-        chunks[0:2],
-        chunks[2:4],
-        chunks[4:5],
+        chunks[0:1],
+        chunks[1:3],
+        chunks[3:5],
     ]
     first = cloud.calls[0].arguments
     assert first["language"] == "English"
@@ -200,7 +200,7 @@ def test_generate_spawns_one_call_per_batch_and_joins_the_clips(cloud: FakeModal
     assert len(sent) == len(voice.audio.samples)
     assert np.abs(sent - voice.audio.samples).max() < 1e-3  # PCM16 of the same clip
     assert all(call.polls >= 1 for call in cloud.calls)
-    assert progress == [(0, 5), (2, 5), (4, 5), (5, 5)]
+    assert progress == [(0, 5), (1, 5), (3, 5), (5, 5)]
 
     assert audio.sample_rate == 24_000
     assert audio.samples.dtype == np.float32 and audio.samples.ndim == 1

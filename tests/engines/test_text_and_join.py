@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
-from utter.engines.base import Cancelled, JobControl
+from utter.engines.base import Audio, Cancelled, JobControl
 from utter.engines.join import bound_duration, crossfade_join, synthesize_chunks
+from utter.engines.qwen_common import synthesize_in_groups
 from utter.engines.text import chunk_text, max_duration_seconds, split_sentences
 
 
@@ -31,6 +34,16 @@ def test_chunks_pack_sentences_and_never_exceed_the_window() -> None:
     assert all(len(c) <= 120 for c in chunks)
     assert all(c.endswith(".") for c in chunks)  # cut only at sentence ends
     assert " ".join(chunks) == text
+    # The first sentence alone (its audio comes first and fast), then packed windows.
+    assert chunks[0] == "Sentence number 0 is here."
+    assert all(len(c) > 90 for c in chunks[1:-1])
+
+
+def test_an_overlong_first_sentence_is_cut_and_the_next_ones_packed() -> None:
+    first = ", ".join(["a clause with several words"] * 6) + "."
+    chunks = chunk_text(f"{first} Two. Three.", 80)
+    assert all(len(c) <= 80 for c in chunks)
+    assert chunks[-1] == "Two. Three."
 
 
 def test_an_overlong_sentence_is_cut_at_clauses_then_words() -> None:
@@ -87,3 +100,52 @@ def test_synthesize_chunks_reports_progress_and_stops_when_cancelled() -> None:
         synthesize_chunks(["a.", "b.", "c.", "d."], speak, 1000, control)
     assert spoken == ["a.", "b."]
     assert seen == [(0, 4), (1, 4), (2, 4)]
+
+
+def test_synthesize_chunks_hands_over_each_finished_chunk_in_order() -> None:
+    parts: list[tuple[int, int, Audio]] = []
+    progress: list[tuple[int, int]] = []
+    events: list[str] = []
+
+    def speak(chunk: str) -> np.ndarray:
+        events.append(f"speak {chunk}")
+        return np.full(200, 0.5 if chunk == "a." else 0.25, dtype=np.float32)
+
+    def on_part(index: int, total: int, audio: Audio) -> None:
+        events.append(f"part {index}")
+        parts.append((index, total, audio))
+
+    control = JobControl(on_progress=lambda d, t: progress.append((d, t)), on_part=on_part)
+    # `finish` stands for an engine's levelling: the piece is the finished chunk.
+    audio = synthesize_chunks(["a.", "b.", "c."], speak, 1000, control, finish=lambda s: s * 2)
+
+    assert [(i, t) for i, t, _ in parts] == [(0, 3), (1, 3), (2, 3)]
+    # Each piece is handed over as soon as its chunk is spoken, before the next starts.
+    assert events == ["speak a.", "part 0", "speak b.", "part 1", "speak c.", "part 2"]
+    assert all(a.sample_rate == 1000 for _, _, a in parts)
+    assert parts[0][2].samples.max() == pytest.approx(1.0)
+    assert parts[1][2].samples.max() == pytest.approx(0.5)
+    assert progress == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    # The final clip is the pieces joined: same samples away from the seams.
+    first = parts[0][2].samples
+    np.testing.assert_allclose(audio.samples[50:150], first[50:150])
+    assert audio.duration == pytest.approx(3 * 0.2 + 2 * 0.12, abs=0.002)
+
+
+def test_a_control_without_a_listener_ignores_parts() -> None:
+    JobControl().part(0, 1, Audio(np.zeros(10, dtype=np.float32), 1000))
+
+
+def test_grouped_synthesis_speaks_the_first_chunk_alone_and_hands_over_every_chunk() -> None:
+    groups: list[list[str]] = []
+    parts: list[tuple[int, int]] = []
+
+    def speak_group(group: Sequence[str]) -> list[np.ndarray]:
+        groups.append(list(group))
+        return [np.full(100, 0.1, dtype=np.float32) for _ in group]
+
+    control = JobControl(on_part=lambda i, t, a: parts.append((i, t)))
+    texts = ["a.", "b.", "c.", "d.", "e."]
+    synthesize_in_groups(texts, 3, speak_group, control, sample_rate=1000)
+    assert groups == [["a."], ["b.", "c.", "d."], ["e."]]
+    assert parts == [(i, 5) for i in range(5)]

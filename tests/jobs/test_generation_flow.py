@@ -74,11 +74,15 @@ async def test_a_generation_runs_in_chunks_and_stores_playable_audio(studio: Stu
             )
         ).fetchall()
     gid = started["generation_id"]
-    assert [r["name"] for r in names] == [
-        f"{user.id}/{gid}.mp3",
-        f"{user.id}/{gid}.opus",
-        f"{user.id}/{gid}.wav",
-    ]
+    # The clip, its two transcodes, and the pieces published while it was made.
+    assert sorted(r["name"] for r in names) == sorted(
+        [
+            *(f"{user.id}/{gid}/part-{i:04d}.wav" for i in range(expected_chunks)),
+            f"{user.id}/{gid}.mp3",
+            f"{user.id}/{gid}.opus",
+            f"{user.id}/{gid}.wav",
+        ]
+    )
     bad = await studio.client.get(
         item["audio_path"], params={"format": "flac"}, headers=user.headers
     )

@@ -31,5 +31,7 @@ def test_chunks_fit_the_window_and_keep_every_character_in_order(seed: int) -> N
     assert "".join("".join(chunks).split()) == "".join(normalize_whitespace(text).split())
 
 
-def test_text_that_fits_is_one_chunk() -> None:
-    assert chunk_text("  Hello there.\n How are you?  ", 400) == ["Hello there. How are you?"]
+def test_the_first_sentence_is_a_chunk_of_its_own_and_the_rest_is_packed() -> None:
+    text = "  Hello there.\n How are you? Fine, thanks.  "
+    assert chunk_text(text, 400) == ["Hello there.", "How are you? Fine, thanks."]
+    assert chunk_text("Just one sentence here.", 400) == ["Just one sentence here."]

@@ -6,8 +6,9 @@ it from the worker's own engine thread (`utter.jobs.worker`), one call at a time
 The API only reads the configured engine's `Capabilities` (its languages) and
 never loads a model or synthesises.
 
-Calls are synchronous and CPU/GPU-bound. Long work reports progress and checks
-for cancellation between chunks through the `JobControl` it is given. Refusals
+Calls are synchronous and CPU/GPU-bound. Long work reports progress, hands over
+each finished chunk's audio (`JobControl.part`) and checks for cancellation
+between chunks through the `JobControl` it is given. Refusals
 and failures meant for the user are domain errors (`utter.errors`).
 """
 
@@ -76,6 +77,10 @@ class JobControl:
 
     is_cancelled: Callable[[], bool] = _never
     on_progress: Callable[[int, int], None] | None = None
+    # Called with (index, total, audio) once per chunk, in order, as soon as that chunk's
+    # final audio exists: the worker publishes it so a listener hears the start while
+    # the rest is still being made.
+    on_part: Callable[[int, int, Audio], None] | None = None
     _last: tuple[int, int] = field(default=(0, 0), repr=False)
 
     def check(self) -> None:
@@ -87,6 +92,12 @@ class JobControl:
         self._last = (done, total)
         if self.on_progress is not None:
             self.on_progress(done, total)
+
+    def part(self, index: int, total: int, audio: Audio) -> None:
+        """Hand over chunk `index` (0-based) of `total`, levelled as the whole clip will be.
+        Engines call it once per chunk, in order; nothing happens when no one listens."""
+        if self.on_part is not None:
+            self.on_part(index, total, audio)
 
 
 @runtime_checkable

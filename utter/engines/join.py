@@ -63,15 +63,22 @@ def synthesize_chunks(
     speak: Callable[[str], Samples],
     sample_rate: int,
     control: JobControl,
+    finish: Callable[[Samples], Samples] | None = None,
 ) -> Audio:
-    """Speak each chunk in turn, checking for cancellation before each and reporting
-    progress after each, then join them and bound each chunk's length."""
+    """Speak each chunk in turn, checking for cancellation before each, then join them.
+
+    Each chunk's length is bounded and `finish` (an engine's levelling) applied to it on
+    its own, so the piece handed to `control.part` right after is exactly what the final
+    clip holds there; progress is reported after each chunk."""
     total = len(chunks)
     control.progress(0, total)
     parts: list[Samples] = []
     for index, chunk in enumerate(chunks):
         control.check()
-        samples = speak(chunk)
-        parts.append(bound_duration(samples, sample_rate, chunk))
+        samples = bound_duration(speak(chunk), sample_rate, chunk)
+        if finish is not None:
+            samples = finish(samples)
+        parts.append(samples)
+        control.part(index, total, Audio(samples, sample_rate))
         control.progress(index + 1, total)
     return Audio(crossfade_join(parts, sample_rate), sample_rate)

@@ -4,7 +4,9 @@ Pipeline for one text: split it into chunks at sentence ends; for each chunk,
 Piper's neural English voice speaks it (other languages through espeak-ng's
 phonemes, see `piper_voice`), WORLD moves the voice's pitch and timbre toward the
 reference speaker or the designed voice (`adapt`), and the chunk is resampled to
-24 kHz; the chunks are joined with short crossfades and brought to one level.
+24 kHz and brought to one level on its own (so each piece handed over while the
+rest is made sounds as it will in the final clip); the chunks are joined with short
+crossfades.
 
 This engine is for running anywhere without a GPU or a network: its speech is
 clear but its speaker similarity is limited to what pitch, formants and timbre
@@ -230,8 +232,13 @@ class LocalEngine:
             resampled: Samples = soxr.resample(adapted, rate, SAMPLE_RATE).astype(np.float32)
             return resampled
 
-        audio = synthesize_chunks(chunks, speak, SAMPLE_RATE, control)
-        return Audio(normalize_level(audio.samples, SAMPLE_RATE, gain_db), SAMPLE_RATE)
+        def level(samples: Samples) -> Samples:
+            # Per chunk, not over the joined clip: a published piece must not change
+            # level once the rest exists. Chunks are whole sentences, long enough for a
+            # stable speech level.
+            return normalize_level(samples, SAMPLE_RATE, gain_db)
+
+        return synthesize_chunks(chunks, speak, SAMPLE_RATE, control, finish=level)
 
     def close(self) -> None:
         with self._lock:

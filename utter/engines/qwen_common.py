@@ -66,26 +66,32 @@ def synthesize_in_groups(
     sample_rate: int = SAMPLE_RATE,
 ) -> Audio:
     """Speak chunks `group_size` at a time (one batched model call per group), checking
-    for cancellation before each group and reporting progress after it, then bound each
-    chunk's length and join them with crossfades.
+    for cancellation before each group, bounding each chunk's length, handing each chunk
+    to `control.part` and reporting progress after each group, then join them with
+    crossfades.
 
     One call for the whole text would use the GPU best, but could not be stopped and
     would report no progress until the end; one call per chunk would waste the batch.
-    Groups keep a cancel within one group's time and progress moving."""
+    Groups keep a cancel within one group's time and progress moving. The first chunk
+    (the text's first sentence) is a group of its own, so its piece is heard after one
+    sentence's time rather than a whole batch's."""
     if group_size < 1:
         raise ValueError("group_size must be positive")
     total = len(chunks)
     control.progress(0, total)
     parts: list[Samples] = []
-    for start in range(0, total, group_size):
+    start = 0
+    while start < total:
         control.check()
-        group = chunks[start : start + group_size]
+        end = 1 if start == 0 else min(total, start + group_size)
+        group = chunks[start:end]
         spoken = speak_group(group)
         if len(spoken) != len(group):
             raise RuntimeError(f"The model returned {len(spoken)} clips for {len(group)} texts.")
-        parts.extend(
-            bound_duration(samples, sample_rate, text)
-            for samples, text in zip(spoken, group, strict=True)
-        )
+        for samples, text in zip(spoken, group, strict=True):
+            bounded = bound_duration(samples, sample_rate, text)
+            control.part(len(parts), total, Audio(bounded, sample_rate))
+            parts.append(bounded)
         control.progress(len(parts), total)
+        start = end
     return Audio(crossfade_join(parts, sample_rate), sample_rate)

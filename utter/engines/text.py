@@ -2,7 +2,9 @@
 
 Engines have a window: past a few hundred characters their prosody drifts or
 they stop early. Text is cut into sentences (Latin and CJK punctuation), and
-sentences are packed greedily into chunks of at most `max_chars`. A sentence
+sentences are packed greedily into chunks of at most `max_chars`, except the first
+sentence, which is a chunk of its own: it is spoken first and alone, so the first
+piece of audio is ready after one short sentence, not after a full window. A sentence
 longer than the window is cut at clause punctuation, then at spaces, and only
 as a last resort inside a word.
 """
@@ -65,12 +67,13 @@ def _split_long(sentence: str, max_chars: int) -> list[str]:
 
 
 def chunk_text(text: str, max_chars: int) -> list[str]:
-    """Pack sentences into chunks of at most `max_chars` characters, in order."""
+    """The first sentence alone, then the rest packed into chunks of at most `max_chars`
+    characters, in order."""
     if max_chars < 1:
         raise ValueError("max_chars must be positive")
     chunks: list[str] = []
     current = ""
-    for sentence in split_sentences(text):
+    for number, sentence in enumerate(split_sentences(text)):
         if len(sentence) > max_chars:
             if current:
                 chunks.append(current)
@@ -83,6 +86,10 @@ def chunk_text(text: str, max_chars: int) -> list[str]:
         else:
             chunks.append(current)
             current = sentence
+        if number == 0:
+            # Nothing joins the first sentence: its piece comes as soon as it is spoken.
+            chunks.append(current)
+            current = ""
     if current:
         chunks.append(current)
     return chunks

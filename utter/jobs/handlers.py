@@ -8,6 +8,11 @@ next chunk.
 Finishing happens once, under the task's row lock: the finisher that holds it
 stores the audio at its deterministic key and completes the generation and the
 task in the same transaction; any other finisher then finds the task done.
+
+A generation's pieces (one per engine chunk, `JobControl.part`) are published while
+the engine goes on: each is stored as a WAV next to where the clip will be and
+appended to the task's `audio_parts` with a notification (`PiecePublisher`), so a
+listener hears the start of the clip long before the end exists.
 """
 
 from __future__ import annotations
@@ -67,20 +72,84 @@ class JobFailed(Failed):
     """A failure whose message is meant for the user."""
 
 
+def part_key(user_id: UUID, generation_id: UUID, index: int) -> str:
+    """Where piece `index` of a generation is stored in the `generations` bucket."""
+    return f"{user_id}/{generation_id}/part-{index:04d}.wav"
+
+
+class PiecePublisher:
+    """Publishes a generation's pieces in order while the engine goes on.
+
+    The engine thread hands each piece over (`on_part`, which only enqueues); one task on
+    the worker's loop encodes it (in a thread), stores it and appends it to the task with
+    its notification. A piece that cannot be published is logged and skipped: pieces
+    are for listening early, the finished clip is what counts."""
+
+    def __init__(self, ctx: WorkerContext, task: dict[str, Any]) -> None:
+        self._ctx = ctx
+        self._task_id: UUID = task["id"]
+        self._user_id: UUID = task["user_id"]
+        self._generation_id: UUID = task["generation_id"]
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[tuple[int, Audio] | None] = asyncio.Queue()
+        self._runner = self._loop.create_task(self._run())
+
+    def on_part(self, index: int, total: int, audio: Audio) -> None:
+        """Called on the engine thread."""
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (index, audio))
+
+    async def drain(self) -> None:
+        """Wait until every piece handed over so far is published."""
+        self._queue.put_nowait(None)
+        await self._runner
+
+    def abandon(self) -> None:
+        self._runner.cancel()
+
+    async def _run(self) -> None:
+        while (item := await self._queue.get()) is not None:
+            index, audio = item
+            try:
+                await self._publish(index, audio)
+            except Exception:
+                log.warning("task %s: piece %d not published", self._task_id, index, exc_info=True)
+
+    async def _publish(self, index: int, audio: Audio) -> None:
+        key = part_key(self._user_id, self._generation_id, index)
+        wav = await asyncio.to_thread(encode_wav, audio.samples, audio.sample_rate)
+        await self._ctx.storage.put("generations", key, wav, "audio/wav", owner=self._user_id)
+        async with self._ctx.db.as_service() as conn:
+            added = await tasks.append_audio_part(
+                conn,
+                task_id=self._task_id,
+                index=index,
+                key=key,
+                duration_seconds=round(audio.duration, 3),
+            )
+        if not added:
+            log.info(
+                "task %s: piece %d not added (task ended or piece known)", self._task_id, index
+            )
+
+
 async def run_engine(
-    ctx: WorkerContext, task_id: UUID, call: Callable[[JobControl], Audio]
+    ctx: WorkerContext,
+    task_id: UUID,
+    call: Callable[[JobControl], Audio],
+    on_part: Callable[[int, int, Audio], None] | None = None,
 ) -> Audio:
     """Run `call` on the engine executor until it returns. Meanwhile (also while it waits
     for the engine), every `cancel_poll_seconds` look whether the task is still wanted (a
     cheap read, so a cancel stops the engine before its next chunk), and record liveness
-    and progress when progress moves or `heartbeat_seconds` passed."""
+    and progress when progress moves or `heartbeat_seconds` passed. Each finished chunk
+    goes to `on_part` (on the engine thread)."""
     stop = threading.Event()
     progress: list[int | None] = [0, None]
 
     def on_progress(done: int, total: int) -> None:
         progress[0], progress[1] = done, total
 
-    control = JobControl(is_cancelled=stop.is_set, on_progress=on_progress)
+    control = JobControl(is_cancelled=stop.is_set, on_progress=on_progress, on_part=on_part)
 
     def checked_call() -> Audio:
         control.check()  # cancelled while it waited for the engine
@@ -221,9 +290,19 @@ async def handle_generate(ctx: WorkerContext, task_id: UUID) -> None:
             )
             reference = await stored_speaker_profile(ctx, reference)
         text, language = job["text"], job["language"]
-        audio = await run_engine(
-            ctx, task_id, lambda control: ctx.engine.generate(text, language, reference, control)
-        )
+        publisher = PiecePublisher(ctx, task)
+        try:
+            audio = await run_engine(
+                ctx,
+                task_id,
+                lambda control: ctx.engine.generate(text, language, reference, control),
+                on_part=publisher.on_part,
+            )
+            # Every piece is in place before the task completes: a stream that sees the
+            # task end has already been told of its last piece.
+            await publisher.drain()
+        finally:
+            publisher.abandon()
         await store_and_finish_generation(ctx, task, audio)
     except Cancelled:
         log.info("task %s was cancelled; stopped", task_id)

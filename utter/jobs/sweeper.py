@@ -1,5 +1,6 @@
 """Noticing work that stopped: requeue or fail stuck tasks, tidy the queue, drop stale previews,
-abandoned two-step uploads and interrupted upload files.
+the pieces of generations that ended an hour ago, abandoned two-step uploads and interrupted
+upload files.
 
 Every worker (and `utter serve`) runs `sweep` every few seconds; it is safe to
 run from many processes at once because each step is a guarded UPDATE (and
@@ -33,6 +34,9 @@ class SweepPolicy:
     max_attempts: int = 2
     pending_timeout_seconds: float = 3600.0
     preview_ttl_hours: float = 24.0
+    # Pieces serve listening while a generation is made; an hour after its task ended
+    # (time for a slow stream to finish) only the finished clip remains.
+    parts_ttl_seconds: float = 3600.0
 
 
 @dataclass
@@ -41,6 +45,7 @@ class SweepReport:
     failed: int = 0
     queue_jobs_closed: int = 0
     previews_removed: int = 0
+    parts_removed: int = 0
     uploads_removed: int = 0
     temporary_removed: int = 0
 
@@ -84,6 +89,12 @@ async def sweep(
     for key in previews:
         await storage.delete("references", key)
         report.previews_removed += 1
+
+    async with db.as_service() as conn:
+        parts = await tasks.expire_audio_parts(conn, older_than_seconds=policy.parts_ttl_seconds)
+    for key in parts:
+        await storage.delete("generations", key)
+        report.parts_removed += 1
 
     # Two-step clone uploads never finalized: each upload URL handed out was recorded with
     # the time after which whatever reached its key is abandoned (UPLOAD_TTL_HOURS).

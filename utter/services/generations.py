@@ -14,6 +14,7 @@ from utter.audio.peaks import unpack as unpack_peaks
 from utter.cpu import CpuPool
 from utter.db import Database
 from utter.db.queries import generations as q
+from utter.db.queries import tasks as task_queries
 from utter.db.queries.paging import Cursor
 from utter.errors import Invalid, NotFound
 from utter.storage import Storage
@@ -143,10 +144,16 @@ async def audio_url(
 async def delete_generation(
     db: Database, storage: Storage, generation: Generation, *, user_id: UUID
 ) -> None:
-    """Delete the caller's generation and every stored copy of its audio."""
+    """Delete the caller's generation and every stored copy of its audio, the pieces
+    published while it was made included."""
     key = generation.audio_key
     if key and key.startswith(f"{user_id}/"):
         for k in (key, *(variant_key(key, f) for f in ("mp3", "opus"))):
+            await storage.delete(BUCKET, k)
+    async with db.as_service() as conn:
+        parts = await task_queries.take_generation_parts(conn, generation.id, user_id)
+    for k in parts:
+        if k.startswith(f"{user_id}/"):
             await storage.delete(BUCKET, k)
     async with db.as_user(user_id) as conn:
         if not await q.delete(conn, generation.id, user_id):

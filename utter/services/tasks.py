@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 
 from utter.db import Connection, Database
 from utter.db.queries import tasks as q
@@ -22,6 +22,18 @@ from utter.storage import Storage
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
+
+# The bucket a generation's pieces are stored in (next to its finished clip).
+PARTS_BUCKET = "generations"
+
+
+class AudioPart(BaseModel):
+    """One published piece of a generation in progress: `url` is signed, so a browser
+    fetches it without headers."""
+
+    index: int
+    url: str
+    duration_seconds: float
 
 
 class Task(BaseModel):
@@ -47,6 +59,13 @@ class Task(BaseModel):
     generation_id: UUID | None
     voice_id: UUID | None
     metadata: dict[str, Any]
+    # The pieces of a generation published so far, in order (signed by `with_audio_url`);
+    # empty for other tasks and once they are swept.
+    audio_parts: list[AudioPart]
+    # Where to listen to a generate task as it is made (GET /api/tasks/{id}/stream).
+    stream_url: str | None
+    # The stored pieces (index, key, duration): what signing and deletion act on.
+    _parts: list[tuple[int, str, float]] = PrivateAttr(default_factory=list)
 
     @classmethod
     def from_row(cls, row: Row) -> Task:
@@ -67,10 +86,22 @@ class Task(BaseModel):
             "generation_id": row["generation_id"],
             "voice_id": row["voice_id"],
             "metadata": row["metadata"],
+            "audio_parts": [],
+            "stream_url": f"/api/tasks/{row['id']}/stream" if row["type"] == "generate" else None,
         }
         if row["result"]:
             fields["result"] = dict(row["result"])
-        return cls(**fields)
+        task = cls(**fields)
+        task._parts = [
+            (int(p["index"]), p["key"], float(p.get("duration_seconds") or 0.0))
+            for p in (row.get("audio_parts") or [])
+            if isinstance(p, dict) and isinstance(p.get("key"), str) and "index" in p
+        ]
+        return task
+
+    @property
+    def part_keys(self) -> list[str]:
+        return [key for _, key, _ in self._parts]
 
     @property
     def preview_key(self) -> str | None:
@@ -88,8 +119,11 @@ def _elapsed(row: Row) -> float:
 
 
 async def with_audio_url(task: Task, storage: Storage, *, user_id: UUID, base_url: str) -> Task:
-    """The task with a link to its audio in `result`, once it is completed: a signed URL of
-    a design preview's clip, or the generation's audio route."""
+    """The task with signed URLs of its published pieces, and with a link to its audio in
+    `result` once it is completed: a signed URL of a design preview's clip, or the
+    generation's audio route."""
+    if task.part_keys:
+        task = await _with_part_urls(task, storage, user_id=user_id, base_url=base_url)
     if task.status != "completed" or task.result is None:
         return task
     result = dict(task.result)
@@ -106,6 +140,23 @@ async def with_audio_url(task: Task, storage: Storage, *, user_id: UUID, base_ur
     elif task.generation_id is not None:
         result["audio_url"] = f"/api/generations/{task.generation_id}/audio"
     return task.model_copy(update={"result": result})
+
+
+async def _with_part_urls(task: Task, storage: Storage, *, user_id: UUID, base_url: str) -> Task:
+    parts: list[AudioPart] = []
+    for index, key, duration in task._parts:
+        try:
+            url = await storage.signed_download_url(
+                PARTS_BUCKET, key, user_id=user_id, base_url=base_url
+            )
+        except UtterError as exc:
+            # As for previews: a key storage will not sign costs that piece, not the dock.
+            log.warning("could not sign piece %d of task %s: %s", index, task.id, exc.message)
+            continue
+        parts.append(AudioPart(index=index, url=url, duration_seconds=duration))
+    copy = task.model_copy(update={"audio_parts": parts})
+    copy._parts = task._parts
+    return copy
 
 
 async def find_task(db: Database, *, user_id: UUID, task_id: UUID) -> Task | None:
@@ -177,6 +228,10 @@ async def delete_task(db: Database, storage: Storage, task: Task, *, user_id: UU
     would otherwise leave its generation processing forever."""
     async with db.as_service() as conn:
         await q.cancel(conn, task.id, user_id)
-        await q.delete(conn, task.id, user_id)
+        parts = await q.delete(conn, task.id, user_id)
     if task.preview_key is not None:
         await storage.delete("references", task.preview_key)
+    # The pieces as the deleted row held them (any published since `task` was read too).
+    for key in {*task.part_keys, *(parts or [])}:
+        if key.startswith(f"{user_id}/"):
+            await storage.delete(PARTS_BUCKET, key)

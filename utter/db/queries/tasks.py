@@ -25,6 +25,9 @@ Row = dict[str, Any]
 TaskType = Literal["generate", "design_preview"]
 # The partial unique index that allows one active generate task per user.
 ONE_ACTIVE_GENERATION = "idx_tasks_generate_one_active_per_user"
+# Announces each published piece of a task's audio (and a generate task's end); the
+# payload is the task's id.
+AUDIO_PARTS_CHANNEL = "utter_audio_parts"
 
 
 async def create_generation_task(
@@ -125,7 +128,8 @@ async def claim(conn: Connection, task_id: UUID) -> Row | None:
         """
         update public.tasks
            set status = 'processing', started_at = now(), heartbeat_at = now(),
-               attempts = attempts + 1, chunks_done = 0, error = null
+               attempts = attempts + 1, chunks_done = 0, error = null,
+               audio_parts = '[]'::jsonb  -- a retry publishes its pieces anew
          where id = %s and status = 'pending'
         returning *
         """,
@@ -305,11 +309,99 @@ async def fail_stale(
     return [row["id"] for row in await cur.fetchall()]
 
 
-async def delete(conn: Connection, task_id: UUID, user_id: UUID) -> bool:
+async def delete(conn: Connection, task_id: UUID, user_id: UUID) -> list[str] | None:
+    """Delete the task; the object keys of its published pieces (for the caller to
+    delete), or None when there was no such task."""
     cur = await conn.execute(
-        "delete from public.tasks where id = %s and user_id = %s returning id", (task_id, user_id)
+        "delete from public.tasks where id = %s and user_id = %s returning audio_parts",
+        (task_id, user_id),
     )
-    return await cur.fetchone() is not None
+    row = await cur.fetchone()
+    return None if row is None else part_keys(row["audio_parts"])
+
+
+def part_keys(parts: Any) -> list[str]:
+    """The object keys in an `audio_parts` value."""
+    if not isinstance(parts, list):
+        return []
+    return [p["key"] for p in parts if isinstance(p, dict) and isinstance(p.get("key"), str)]
+
+
+async def append_audio_part(
+    conn: Connection, *, task_id: UUID, index: int, key: str, duration_seconds: float
+) -> bool:
+    """Publish piece `index` of a processing task and announce it, in one transaction (a
+    listener woken by the notification sees the piece). Once per index: a second
+    worker racing on the same task (requeued while only slow) adds nothing. False when
+    the task is no longer processing or already has that piece."""
+    cur = await conn.execute(
+        """
+        update public.tasks
+           set audio_parts = audio_parts || jsonb_build_array(jsonb_build_object(
+                 'index', %(index)s::int, 'key', %(key)s::text,
+                 'duration_seconds', %(duration)s::float8))
+         where id = %(id)s and status = 'processing'
+           and not audio_parts @> jsonb_build_array(jsonb_build_object('index', %(index)s::int))
+        returning id
+        """,
+        {"id": task_id, "index": index, "key": key, "duration": duration_seconds},
+    )
+    if await cur.fetchone() is None:
+        return False
+    await conn.execute("select pg_notify(%s, %s)", (AUDIO_PARTS_CHANNEL, str(task_id)))
+    return True
+
+
+async def audio_parts(conn: Connection, task_id: UUID) -> tuple[str, list[Row]] | None:
+    """A task's status and published pieces (under the caller's RLS), or None."""
+    cur = await conn.execute(
+        "select status, audio_parts from public.tasks where id = %s", (task_id,)
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    parts = row["audio_parts"] if isinstance(row["audio_parts"], list) else []
+    return row["status"], parts
+
+
+async def take_generation_parts(conn: Connection, generation_id: UUID, user_id: UUID) -> list[str]:
+    """Forget the pieces of a generation's tasks (its audio is being deleted) and return
+    their object keys for the caller to delete."""
+    cur = await conn.execute(
+        """
+        with old as (
+          select id, audio_parts from public.tasks
+           where generation_id = %s and user_id = %s and audio_parts <> '[]'::jsonb
+             for update
+        )
+        update public.tasks t set audio_parts = '[]'::jsonb
+          from old where t.id = old.id
+        returning old.audio_parts
+        """,
+        (generation_id, user_id),
+    )
+    return [key for row in await cur.fetchall() for key in part_keys(row["audio_parts"])]
+
+
+async def expire_audio_parts(conn: Connection, *, older_than_seconds: float) -> list[str]:
+    """The pieces of tasks that ended more than `older_than_seconds` ago (the finished
+    clip, or nothing, is what remains): forgotten, their keys returned for deletion."""
+    cur = await conn.execute(
+        """
+        with old as (
+          select id, audio_parts from public.tasks
+           where audio_parts <> '[]'::jsonb
+             and status in ('completed', 'failed', 'cancelled')
+             and completed_at < now() - make_interval(secs => %s)
+             for update skip locked
+        )
+        update public.tasks t set audio_parts = '[]'::jsonb
+          from old where t.id = old.id
+        returning old.audio_parts
+        """,
+        (older_than_seconds,),
+    )
+    return [key for row in await cur.fetchall() for key in part_keys(row["audio_parts"])]
 
 
 async def increment_poll_count(conn: Connection, task_id: UUID, user_id: UUID) -> int | None:
