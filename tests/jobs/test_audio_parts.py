@@ -236,3 +236,46 @@ async def test_pieces_are_swept_an_hour_after_their_task_ended(
             )
         ).fetchall()
     assert [len(r["audio_parts"]) for r in rows].count(0) == 1
+
+
+async def test_speed_shortens_each_piece_and_the_clip_and_is_stored(
+    gated_studio: Studio, gate: GatedEngine
+) -> None:
+    studio = gated_studio
+    gate.open()
+    user, voice = await studio.user_with_voice()
+    durations: dict[float, tuple[float, list[float]]] = {}
+    for speed in (1.0, 2.0):
+        response = await studio.client.post(
+            "/api/generate",
+            json={"voice_id": voice, "text": TEXT, "language": "English", "speed": speed},
+            headers=user.headers,
+        )
+        assert response.status_code == 200, response.text
+        started = response.json()
+        done = await studio.wait_for(user, started["task_id"])
+        assert done["status"] == "completed", done
+        generation = await studio.client.get(
+            f"/api/generations/{started['generation_id']}/audio", headers=user.headers
+        )
+        wav = await studio.client.get(generation.headers["location"])
+        samples, rate = sf.read(io.BytesIO(wav.content), dtype="float32")
+        pieces = [p["duration_seconds"] for p in done["audio_parts"]]
+        for part in done["audio_parts"][:1]:
+            piece, _ = await _fetch_wav(studio, part["url"])
+            assert len(piece) / rate == pytest.approx(part["duration_seconds"], abs=0.002)
+        durations[speed] = (len(samples) / rate, pieces)
+        async with studio.db.as_service() as conn:
+            row = await (
+                await conn.execute(
+                    "select speed from public.generations where id = %s",
+                    (started["generation_id"],),
+                )
+            ).fetchone()
+        assert row == {"speed": speed}
+    (normal, normal_pieces), (fast, fast_pieces) = durations[1.0], durations[2.0]
+    # Twice as fast: half as long, within what separate renderings of a text vary.
+    assert fast / normal == pytest.approx(0.5, abs=0.06)
+    assert len(fast_pieces) == len(normal_pieces)
+    for quick, slow in zip(fast_pieces, normal_pieces, strict=True):
+        assert quick / slow == pytest.approx(0.5, abs=0.08)

@@ -12,12 +12,14 @@ the job its fair-share queue priority (utter.jobs.queue).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from uuid import UUID
 
 import procrastinate
 from pydantic import BaseModel
 
+from utter.audio.tempo import SPEED_MAX, SPEED_MIN
 from utter.db import Database
 from utter.db.queries import tasks as task_q
 from utter.db.queries import voices as voice_q
@@ -130,6 +132,20 @@ def check_stock_generation(
     return GenerationRequest(voice_id=None, text=text, language=language, stock_voice=name)
 
 
+SPEED_RULE = f"Speed must be a number from {SPEED_MIN} to {SPEED_MAX}."
+
+
+def check_speed(speed: object) -> float:
+    """The speed a generation is spoken at (1.0: as the engine speaks): a number in
+    SPEED_MIN..SPEED_MAX, else Invalid in plain words."""
+    if isinstance(speed, bool) or not isinstance(speed, int | float):
+        raise Invalid(SPEED_RULE)
+    value = float(speed)
+    if not math.isfinite(value) or not SPEED_MIN <= value <= SPEED_MAX:
+        raise Invalid(SPEED_RULE)
+    return value
+
+
 @dataclass(frozen=True)
 class PreviewRequest:
     """What a design preview asks for, checked."""
@@ -184,20 +200,25 @@ async def submit_generation(
     text: str | None,
     language: str | None,
     rules: GenerationRules,
+    speed: float = 1.0,
     stock_voice: str | None = None,
     instructions: str | None = None,
 ) -> GenerationStarted:
-    """Queue a generation in the saved voice `voice_id_raw`, or in the built-in voice
-    `stock_voice` (then `voice_id_raw` is ignored). `instructions` (a style prompt) is kept
-    with the generation for engines that take one."""
+    """Queue a generation of `text` in the caller's saved voice `voice_id_raw`, or in the
+    built-in voice `stock_voice` (then `voice_id_raw` is ignored), spoken at `speed`
+    (0.25..4.0, applied by the worker to each piece and the finished clip).
+    `instructions` (a style prompt) is kept with the generation for engines that take one."""
     if stock_voice is not None:
         req = check_stock_generation(stock_voice, text, language, rules)
-        voice_name = req.stock_voice
     else:
         req = check_generation(voice_id_raw, text, language, rules)
-        voice_name = await _usable_voice_name(db, user_id, req.voice_id)
+    speed = check_speed(speed)
     if instructions is not None and len(instructions) > SPEECH_INSTRUCTIONS_MAX:
         raise Invalid(f"Instructions cannot exceed {SPEECH_INSTRUCTIONS_MAX} characters")
+    if req.stock_voice is not None:
+        voice_name = req.stock_voice
+    else:
+        voice_name = await _usable_voice_name(db, user_id, req.voice_id)
 
     metadata = {
         "voice_id": str(req.voice_id) if req.voice_id else None,
@@ -218,6 +239,7 @@ async def submit_generation(
             text=req.text,
             language=req.language,
             metadata=metadata,
+            speed=speed,
             stock_voice=req.stock_voice,
             instructions=instructions,
         )

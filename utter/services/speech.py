@@ -20,6 +20,7 @@ from uuid import UUID
 
 import procrastinate
 
+from utter.audio.tempo import SPEED_MAX, SPEED_MIN
 from utter.db import Database
 from utter.db.queries import voices as voice_q
 from utter.engines.stock import stock_name
@@ -34,8 +35,6 @@ MODEL_ALIASES = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 TRANSCRIPTION_ALIASES = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
 RESPONSE_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 STREAM_FORMATS = ("audio", "sse")
-SPEED_MIN = 0.25
-SPEED_MAX = 4.0
 TRANSCRIPT_FORMATS = ("json", "text")
 
 
@@ -236,6 +235,7 @@ async def submit_speech(
         text=request.input,
         language=speech_language(voice, rules.languages),
         rules=rules,
+        speed=request.speed,
         stock_voice=voice.stock,
         instructions=request.instructions,
     )

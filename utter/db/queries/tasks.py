@@ -38,6 +38,7 @@ async def create_generation_task(
     text: str,
     language: str,
     metadata: dict[str, Any],
+    speed: float = 1.0,
     stock_voice: str | None = None,
     instructions: str | None = None,
 ) -> Row | None:
@@ -49,9 +50,9 @@ async def create_generation_task(
             """
             with g as (
               insert into public.generations
-                (user_id, voice_id, text, language, status, stock_voice, instructions)
+                (user_id, voice_id, text, language, status, speed, stock_voice, instructions)
               values (%(user_id)s, %(voice_id)s, %(text)s, %(language)s, 'processing',
-                      %(stock_voice)s, %(instructions)s)
+                      %(speed)s, %(stock_voice)s, %(instructions)s)
               returning id
             )
             insert into public.tasks (user_id, type, status, generation_id, voice_id, metadata)
@@ -64,6 +65,7 @@ async def create_generation_task(
                 "text": text,
                 "language": language,
                 "metadata": Jsonb(metadata),
+                "speed": speed,
                 "stock_voice": stock_voice,
                 "instructions": instructions,
             },

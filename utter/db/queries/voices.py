@@ -147,7 +147,7 @@ async def generation_job(conn: Connection, generation_id: UUID | None) -> Row | 
         return None
     cur = await conn.execute(
         """
-        select g.id, g.user_id, g.text, g.language, g.voice_id, g.stock_voice,
+        select g.id, g.user_id, g.text, g.language, g.voice_id, g.speed, g.stock_voice,
                v.reference_object_key, v.reference_transcript, v.language as voice_language,
                v.speaker_profile
           from public.generations g
