@@ -39,6 +39,7 @@ from utter.cpu import CpuPool
 from utter.db import Database
 from utter.engines import engine_capabilities
 from utter.jobs.queue import create_queue
+from utter.services.audio_stream import PartsListener
 from utter.services.generate import GenerationRules
 from utter.services.voices import CloneRules
 from utter.settings import Settings
@@ -129,6 +130,7 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.audio_parts.close()
             if worker is not None and supervising is not None:
                 await worker.stop()
                 supervising.cancel()
@@ -155,6 +157,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.db = db
+    # One LISTEN connection per API process wakes the task streams (made on first use).
+    app.state.audio_parts = PartsListener(db.url)
     install_error_handlers(app)
     # Each one added wraps those before it: a request meets CORS, then the door's limits,
     # then the in-app 500 (innermost, so even a 500 gets CORS headers).

@@ -59,6 +59,13 @@ async def _task(client: httpx.AsyncClient, db: Database, owner: ApiUser) -> dict
     return {"task_id": str(await make_task(db, owner.id))}
 
 
+async def _finished_generate_task(
+    client: httpx.AsyncClient, db: Database, owner: ApiUser
+) -> dict[str, str]:
+    # Finished: its stream ends at once (a running one would last until its task ends).
+    return {"task_id": str(await make_task(db, owner.id, status="completed", kind="generate"))}
+
+
 async def _api_key(client: httpx.AsyncClient, db: Database, owner: ApiUser) -> dict[str, str]:
     made = await client.post("/api/keys", json={"name": "script"}, headers=owner.headers)
     assert made.status_code == 200, made.text
@@ -73,6 +80,7 @@ CASES: dict[Route, Case] = {
     ("GET", "/api/tasks/{task_id}"): Case(_task),
     ("POST", "/api/tasks/{task_id}/cancel"): Case(_task),
     ("DELETE", "/api/tasks/{task_id}"): Case(_task),
+    ("GET", "/api/tasks/{task_id}/stream"): Case(_finished_generate_task),
     ("GET", "/api/generations/{generation_id}/audio"): Case(_generation),
     ("DELETE", "/api/generations/{generation_id}"): Case(_generation),
     ("POST", "/api/generations/{generation_id}/regenerate"): Case(_generation),

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +25,7 @@ from utter.api.forms import UPLOAD_FORM_LIMITS, reject_unstorable
 from utter.api.transcriptions import read_upload, upload_name
 from utter.errors import NotFound
 from utter.services import usage
+from utter.services.audio_stream import TaskStream, open_task_stream, parts_listener
 from utter.services.speech import (
     TRANSCRIPT_FORMATS,
     FieldInvalid,
@@ -98,13 +99,19 @@ class SpeechIn(BaseModel):
     stream_format: Any = Field(None, description="audio (default) or sse.")
 
 
-async def _sse(chunks: AsyncIterator[bytes], characters: int) -> AsyncIterator[bytes]:
+async def _sse(stream: TaskStream, characters: int) -> AsyncIterator[bytes]:
     """OpenAI's server-sent events form of the same audio: `speech.audio.delta` events
-    with base64 audio, then `speech.audio.done`."""
-    async for chunk in chunks:
+    with base64 audio, then `speech.audio.done` (or an `error` event when the generation
+    failed or was cancelled, which a plain audio stream can only show by ending early)."""
+    async for chunk in stream.chunks():
         if chunk:
             event = {"type": "speech.audio.delta", "audio": base64.b64encode(chunk).decode()}
             yield f"data: {json.dumps(event)}\n\n".encode()
+    if stream.status not in (None, "completed"):
+        message = stream.error or f"The generation was {stream.status}."
+        failed = {"type": "error", "error": {"message": message, "type": "server_error"}}
+        yield f"data: {json.dumps(failed)}\n\n".encode()
+        return
     # Utter counts characters, not tokens: the usage says the characters spoken.
     usage_counts = {"input_tokens": characters, "output_tokens": 0, "total_tokens": characters}
     done = {"type": "speech.audio.done", "usage": usage_counts}
@@ -117,7 +124,7 @@ async def _sse(chunks: AsyncIterator[bytes], characters: int) -> AsyncIterator[b
     responses={200: {"content": {"audio/mpeg": {}, "text/event-stream": {}}}},
 )
 async def create_speech(
-    body: SpeechIn, user: CurrentUser, db: DatabaseDep, studio: StudioDep
+    body: SpeechIn, http: Request, user: CurrentUser, db: DatabaseDep, studio: StudioDep
 ) -> StreamingResponse:
     """Speak `input` in `voice`: queued like POST /api/generate (same limits, saved in
     History), and answered as it is made: the first audio arrives once the engine has
@@ -126,15 +133,26 @@ async def create_speech(
     started = await submit_speech(
         db, studio.queue, user_id=user.id, request=request, rules=studio.generation_rules
     )
-    stream = await open_speech_stream(studio, db, user.id, started.task_id, request)
-    # Which task and generation this is, for a client that wants to follow or keep it.
+    # The task is the caller's and the format one of OpenAI's: this refuses nothing now.
+    stream = await open_task_stream(
+        db,
+        studio.storage,
+        user_id=user.id,
+        task_id=started.task_id,
+        audio_format=request.response_format,
+        listener=parts_listener(http.app.state),
+    )
+    # Which task and generation this is, for a client that wants to follow or keep it;
+    # proxies must pass each chunk on as it comes, and nothing may keep a copy.
     headers = {
+        "Cache-Control": "no-store",
+        "X-Accel-Buffering": "no",
         "X-Utter-Task-Id": str(started.task_id),
         "X-Utter-Generation-Id": str(started.generation_id),
     }
     if request.stream_format == "sse":
         return StreamingResponse(
-            _sse(stream.chunks(), len(request.input)),
+            _sse(stream, len(request.input)),
             media_type="text/event-stream",
             headers=headers,
         )
@@ -186,9 +204,3 @@ async def create_transcription(
     if answer == "text":
         return PlainTextResponse(result.text)
     return JSONResponse(TranscriptionOut(text=result.text).model_dump())
-
-
-async def open_speech_stream(
-    studio: Studio, db: Any, user_id: Any, task_id: Any, request: Any
-) -> Any:
-    raise NotImplementedError

@@ -1,18 +1,22 @@
-"""Tasks: GET /api/tasks (the task dock), one task's progress, cancel and delete."""
+"""Tasks: GET /api/tasks (the task dock), one task's progress, its audio as a stream,
+cancel and delete."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from utter.api.context import BaseUrl, StudioDep
 from utter.api.deps import Caller, CurrentUser, DatabaseDep
+from utter.api.forms import parse_id
 from utter.api.models import Ok
 from utter.api.owned import TASK_NOT_FOUND, OwnedTask
 from utter.errors import NotFound
 from utter.services import tasks as service
+from utter.services.audio_stream import open_task_stream, parts_listener
 from utter.services.tasks import Task
 
 router = APIRouter(tags=["tasks"])
@@ -60,6 +64,47 @@ async def get_task(task_id: str, caller: Caller, studio: StudioDep, base_url: Ba
         user_id=caller.user.id,
         base_url=base_url,
         counts_polls=studio.engine.name == "modal",
+    )
+
+
+@router.get(
+    "/tasks/{task_id}/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The generation's audio as it is made (chunked), ending when "
+            "the task ends.",
+            "content": {
+                media: {}
+                for media in ("audio/mpeg", "audio/ogg", "audio/aac", "audio/flac", "audio/wav")
+            }
+            | {"audio/pcm": {}},
+        }
+    },
+)
+async def stream_task(
+    task_id: str,
+    request: Request,
+    user: CurrentUser,
+    db: DatabaseDep,
+    studio: StudioDep,
+    audio_format: str = Query("mp3", alias="format"),
+) -> StreamingResponse:
+    """A generate task's audio, streamed as it is made: `format` is mp3 (default), opus,
+    aac, flac, wav (a header of unknown length, then PCM16) or pcm (raw 16-bit 24 kHz)."""
+    stream = await open_task_stream(
+        db,
+        studio.storage,
+        user_id=user.id,
+        task_id=parse_id(task_id, TASK_NOT_FOUND),
+        audio_format=audio_format,
+        listener=parts_listener(request.app.state),
+    )
+    return StreamingResponse(
+        stream.chunks(),
+        media_type=stream.media_type,
+        # Proxies must pass each chunk on as it comes, and nothing may keep a copy.
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
