@@ -208,6 +208,22 @@ async def test_streaming_speech_starts_before_the_job_is_done(v1: V1) -> None:
     assert generation["text"] == LONG
 
 
+async def test_the_active_generation_limit_is_429_while_a_speech_runs(v1: V1) -> None:
+    """The same per-user limit as /api (one active generation): a second speech while the
+    first is still being made is refused with OpenAI's rate-limit error."""
+    _, key, _ = await v1.user_with_key()
+    client = v1.client(key)
+    async with client.audio.speech.with_streaming_response.create(
+        model="tts-1", voice="echo", input=LONG, response_format="pcm"
+    ) as running:
+        with pytest.raises(openai.RateLimitError) as caught:
+            await client.audio.speech.create(model="tts-1", voice="echo", input=SHORT)
+        assert isinstance(caught.value.body, dict)
+        assert caught.value.body["code"] == "rate_limit_exceeded"
+        assert caught.value.body["type"] == "rate_limit_error"
+        assert decoded_seconds(await running.read(), "pcm") > 15.0
+
+
 async def test_sse_form_carries_the_same_audio_as_events(v1: V1) -> None:
     _, key, _ = await v1.user_with_key()
     async with v1.client(key).audio.speech.with_streaming_response.create(
