@@ -120,6 +120,7 @@ def test_stream_format_and_instructions() -> None:
 
 def test_nul_is_refused_before_it_reaches_the_database() -> None:
     assert refused(input="a\x00b").param == "input"
+    assert refused(voice="\ud800").param == "voice"
 
 
 def test_unknown_fields_are_ignored() -> None:

@@ -24,7 +24,7 @@ from utter.audio.tempo import SPEED_MAX, SPEED_MIN
 from utter.db import Database
 from utter.db.queries import voices as voice_q
 from utter.engines.stock import stock_name
-from utter.errors import Invalid, NotFound
+from utter.errors import Invalid, NotFound, text_problem
 from utter.languages import AUTO
 from utter.limits import GENERATION_TEXT_MAX, SPEECH_INSTRUCTIONS_MAX
 from utter.services.generate import GenerationRules, GenerationStarted, submit_generation
@@ -93,8 +93,9 @@ def _string(value: Any, param: str, *, required: bool) -> str | None:
         raise FieldInvalid(
             f"Invalid type for '{param}': expected a string.", param=param, code="invalid_type"
         )
-    if "\x00" in value:
-        raise FieldInvalid(f"Invalid '{param}': text cannot contain NUL characters.", param=param)
+    problem = text_problem(value)  # a NUL or half a surrogate pair: Postgres cannot store it
+    if problem is not None:
+        raise FieldInvalid(f"Invalid '{param}': {problem}", param=param)
     return value
 
 
