@@ -44,6 +44,8 @@ TASK_KEYS = {
     "generation_id",
     "voice_id",
     "metadata",
+    "audio_parts",
+    "stream_url",
 }
 
 

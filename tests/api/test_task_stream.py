@@ -95,7 +95,7 @@ async def live(
 ) -> AsyncIterator[Live]:
     """Utter served by uvicorn (its own pool and loop, in a thread) and a worker in this
     loop speaking through a gated local engine, sharing the data dir."""
-    gate = GatedEngine(local_engine)
+    gate = GatedEngine(local_engine, only=TEXT)
     data_dir = tmp_path / "data"
 
     def settings_for(url: str) -> Any:

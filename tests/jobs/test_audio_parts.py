@@ -37,7 +37,7 @@ TEXT = " ".join((*audio.SENTENCES, "Thank you for listening to this short test."
 
 @pytest.fixture
 async def gate(local_engine: LocalEngine) -> GatedEngine:
-    return GatedEngine(local_engine)
+    return GatedEngine(local_engine, only=TEXT)
 
 
 @pytest.fixture

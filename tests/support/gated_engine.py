@@ -3,7 +3,10 @@
 look at a generation with exactly its first pieces made and the rest not yet begun.
 
 The gate sits in `JobControl.check`, which chunked engines call before each chunk
-(`synthesize_chunks`); cancellation is still honoured while a chunk waits.
+(`synthesize_chunks`); cancellation is still honoured while a chunk waits. With `only`,
+just the calls for that text are gated: a worker on the run's shared database also takes
+other tests' leftover tasks (requeued by its sweeper), and those must not use up releases
+or wait for ones that never come.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from utter.engines.base import Audio, Capabilities, Engine, JobControl, Referenc
 
 
 class GatedEngine:
-    def __init__(self, inner: Engine) -> None:
+    def __init__(self, inner: Engine, *, only: str | None = None) -> None:
         self.inner = inner
+        self.only = only
         self._released = threading.Semaphore(0)
         self._open = threading.Event()
         # Set while a chunk is waiting for its release.
@@ -30,7 +34,9 @@ class GatedEngine:
         """Let every further chunk be spoken without waiting."""
         self._open.set()
 
-    def _gated(self, control: JobControl) -> JobControl:
+    def _gated(self, text: str, control: JobControl) -> JobControl:
+        if self.only is not None and text != self.only:
+            return control
         gate = self
 
         class Gated(JobControl):
@@ -55,10 +61,10 @@ class GatedEngine:
     def generate(
         self, text: str, language: str, reference: Reference, control: JobControl
     ) -> Audio:
-        return self.inner.generate(text, language, reference, self._gated(control))
+        return self.inner.generate(text, language, reference, self._gated(text, control))
 
     def design(self, text: str, language: str, instruct: str, control: JobControl) -> Audio:
-        return self.inner.design(text, language, instruct, self._gated(control))
+        return self.inner.design(text, language, instruct, self._gated(text, control))
 
     def close(self) -> None:
         self.open()

@@ -59,7 +59,7 @@ from utter.db.queries import generations as generation_q
 from utter.db.queries import tasks as task_q
 from utter.engines.join import PAUSE_SECONDS
 from utter.errors import Invalid, NotFound
-from utter.storage import Storage
+from utter.storage import ObjectNotFound, Storage
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,12 @@ class TaskStream:
                         index = int(part["index"])
                         if index < following:
                             continue
-                        pcm, piece_rate = _pcm_of(await self._storage.read(BUCKET, part["key"]))
+                        try:
+                            stored = await self._storage.read(BUCKET, part["key"])
+                        except ObjectNotFound:
+                            # Deleted meanwhile (its generation went): nothing more to send.
+                            continue
+                        pcm, piece_rate = _pcm_of(stored)
                         if encoder is None:
                             rate = piece_rate
                             encoder = await StreamEncoder.start(self._format, rate)
@@ -260,7 +265,10 @@ class TaskStream:
         key = generation["audio_object_key"] if generation else None
         if not key:
             return None
-        pcm, rate = _pcm_of(await self._storage.read(BUCKET, key))
+        try:
+            pcm, rate = _pcm_of(await self._storage.read(BUCKET, key))
+        except ObjectNotFound:
+            return None
         encoder = await StreamEncoder.start(self._format, rate)
         self._encoder.set_result(encoder)
         await encoder.write(pcm)
