@@ -312,6 +312,13 @@ async def test_a_bad_body_is_400_in_openais_shape(v1: V1) -> None:
     assert set(response.json()) == {"detail"}
 
 
+async def test_an_unknown_v1_path_is_a_404_in_openais_shape_not_the_web_app(v1: V1) -> None:
+    _, key, _ = await v1.user_with_key()
+    response = await v1.http.get("/v1/nope", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
 async def test_transcription_returns_the_text(v1: V1) -> None:
     _, key, _ = await v1.user_with_key()
     wav = audio.encode(audio.speech(), "wav")
