@@ -1,8 +1,8 @@
 """Time to the first audio byte, and to the last, through OpenAI's speech endpoint.
 
-Runs Utter for real (uvicorn on a free port, a worker with the `local` engine, an embedded
-Postgres in a temporary directory) and speaks texts of 50, 500 and 5,000 characters in a
-stock voice two ways, as a client sees them:
+Runs Utter for real (uvicorn on a free port, its worker process with the `local` engine
+as `utter serve` runs it, an embedded Postgres in a temporary directory) and speaks texts
+of 50, 500 and 5,000 characters in a stock voice two ways, as a client sees them:
 
 * `/v1/audio/speech`: one request, the audio streamed as its pieces are made (mp3);
 * the poll-until-done baseline over /api: POST /api/generate, poll GET /api/tasks/{id}
@@ -35,8 +35,6 @@ import uvicorn
 from utter.app import create_app
 from utter.db.embedded import EmbeddedPostgres
 from utter.db.migrate import migrate
-from utter.engines.local import LocalEngine
-from utter.jobs.worker import run_worker
 from utter.settings import Settings
 
 LENGTHS = (50, 500, 5000)
@@ -143,25 +141,19 @@ async def bench(runs: int, workdir: Path) -> dict[str, Any]:
                 data_dir=workdir / "data",
                 database_url=url,
                 public_url=public_url,
-                serve_worker=False,
+                serve_worker=True,
+                engine="local",
                 cpu_workers=1,
                 worker_heartbeat_seconds=0.5,
             ).resolved()
 
+        # The worker is the server's own child process, as under `utter serve`: an engine
+        # in this process would share its interpreter with the streaming server.
         with served(settings_for) as base:
-            settings = settings_for(base)
-            engine = LocalEngine()
-            worker = asyncio.create_task(run_worker(settings, url, engine=engine))
-            try:
-                async with httpx.AsyncClient(
-                    base_url=base, timeout=600, follow_redirects=True
-                ) as client:
-                    return await measure(client, runs)
-            finally:
-                worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
-                engine.close()
+            async with httpx.AsyncClient(
+                base_url=base, timeout=600, follow_redirects=True
+            ) as client:
+                return await measure(client, runs)
     finally:
         pg.stop()
 
