@@ -9,25 +9,45 @@ piece (what a listener can start on: the Generate page, the task stream, the spe
 API) and when the whole clip is done. For comparison it also times the first chunk as
 it would be without the first sentence alone (the first 400-character window of
 sentences): what a listener would wait for otherwise. Also the cost of a speed change
-(ffmpeg atempo) on the first piece. Prints a table and writes bench/results/parts.json.
-Wall times depend on what else the machine is doing: compare rows of the same run.
+(ffmpeg atempo) on the first piece.
+
+Then the same texts end to end, as a client hears them: Utter served over HTTP (uvicorn in
+a thread, an embedded Postgres in a temporary directory) with a real worker and the local
+engine; each text is submitted with POST /api/generate and GET /api/tasks/{id}/stream
+(mp3) is read at once: time to the first audio byte and to the end of the stream, both
+from the submit. Prints tables and writes bench/results/parts.json. Wall times depend on
+what else the machine is doing: compare rows of the same run.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import platform
+import socket
+import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+import uvicorn
+
 from bench.engine import REFERENCE_TEXT, cpu_model
+from utter.app import create_app
+from utter.audio.convert import encode_wav
 from utter.audio.tempo import change_tempo
+from utter.db.embedded import EmbeddedPostgres
+from utter.db.migrate import migrate
 from utter.engines.adapt import analyse_reference
 from utter.engines.base import Audio, JobControl, Reference
 from utter.engines.local import MAX_CHUNK_CHARS, LocalEngine
 from utter.engines.text import split_sentences
+from utter.jobs.worker import run_worker
+from utter.settings import Settings
 
 RESULTS = Path(__file__).parent / "results" / "parts.json"
 
@@ -66,6 +86,102 @@ def first_window(text: str, window: int = MAX_CHUNK_CHARS) -> str:
     return packed
 
 
+SIZES = (("short", 50), ("medium", 500), ("long", 5_000))
+
+
+@contextlib.contextmanager
+def served(settings_for: Any) -> Any:
+    """Utter on a free port (its own pool and loop, in a thread); yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = uvicorn.Server(uvicorn.Config(create_app(settings_for(url)), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+async def through_api(workdir: Path) -> list[dict[str, Any]]:
+    pg = EmbeddedPostgres(workdir / "postgres")
+    database_url = pg.start()
+    rows: list[dict[str, Any]] = []
+    try:
+        migrate(database_url)
+
+        def settings_for(url: str) -> Settings:
+            return Settings(  # type: ignore[call-arg]
+                _env_file=None,
+                data_dir=workdir / "data",
+                database_url=database_url,
+                public_url=url,
+                serve_worker=False,
+            ).resolved()
+
+        engine = LocalEngine()
+        reference = engine.design(REFERENCE_TEXT, "English", "a calm woman", JobControl())
+        with served(settings_for) as url:
+            worker = asyncio.create_task(run_worker(settings_for(url), database_url, engine=engine))
+            try:
+                async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+                    session = await client.post(
+                        "/auth/v1/signup",
+                        json={"email": "bench@example.test", "password": "bench-pass"},
+                    )
+                    headers = {"Authorization": f"Bearer {session.json()['access_token']}"}
+                    voice = await client.post(
+                        "/api/clone",
+                        data={"name": "Bench", "language": "English", "transcript": REFERENCE_TEXT},
+                        files={"audio": ("ref.wav", encode_wav(reference.samples, 24_000))},
+                        headers=headers,
+                    )
+                    voice_id = voice.json()["id"]
+                    for label, chars in (("warm-up", 50), *SIZES):
+                        rows.append(await _streamed(client, headers, voice_id, label, chars))
+            finally:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+    finally:
+        pg.stop()
+    return rows[1:]
+
+
+async def _streamed(
+    client: httpx.AsyncClient, headers: dict[str, str], voice_id: str, label: str, chars: int
+) -> dict[str, Any]:
+    text = text_of(chars)
+    start = time.perf_counter()
+    posted = await client.post(
+        "/api/generate", json={"voice_id": voice_id, "text": text}, headers=headers
+    )
+    task_id = posted.json()["task_id"]
+    first_byte = None
+    size = 0
+    async with client.stream("GET", f"/api/tasks/{task_id}/stream", headers=headers) as response:
+        async for chunk in response.aiter_raw():
+            if first_byte is None and chunk:
+                first_byte = time.perf_counter() - start
+            size += len(chunk)
+    total = time.perf_counter() - start
+    task = (await client.get(f"/api/tasks/{task_id}", headers=headers)).json()
+    return {
+        "text": label,
+        "chars": len(text),
+        "status": task["status"],
+        "pieces": len(task["audio_parts"]),
+        "first_byte_s": round(first_byte or total, 3),
+        "stream_end_s": round(total, 3),
+        "mp3_bytes": size,
+    }
+
+
 def main() -> None:
     engine = LocalEngine()
     engine.source_profile()
@@ -75,7 +191,7 @@ def main() -> None:
     reference = Reference("bench-voice", reference_audio, REFERENCE_TEXT, "English", record)
 
     rows: list[dict[str, Any]] = []
-    for label, chars in (("short", 50), ("medium", 500), ("long", 5_000)):
+    for label, chars in SIZES:
         text = text_of(chars)
         first: list[tuple[float, Audio, int]] = []
         start = time.perf_counter()
@@ -132,6 +248,17 @@ def main() -> None:
         "packed from the start; atempo x1.5 on the first piece: "
         + ", ".join(f"{r['tempo_first_piece_s']:.3f} s" for r in rows)
     )
+    engine.close()
+
+    with tempfile.TemporaryDirectory(prefix="utter-bench-parts-") as tmp:
+        streamed = asyncio.run(through_api(Path(tmp)))
+    print("\nThrough the API (POST /api/generate, then GET /api/tasks/{id}/stream as mp3):")
+    print("{:6} {:>6} {:>6} {:>12} {:>12}".format("text", "chars", "pieces", "1st byte s", "end s"))
+    for row in streamed:
+        print(
+            f"{row['text']:6} {row['chars']:6d} {row['pieces']:6d} "
+            f"{row['first_byte_s']:12.2f} {row['stream_end_s']:12.2f}"
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
@@ -143,13 +270,13 @@ def main() -> None:
                     "load_average": [round(x, 2) for x in os.getloadavg()],
                 },
                 "rows": rows,
+                "through_api": streamed,
             },
             indent=2,
         )
         + "\n"
     )
     print(f"wrote {RESULTS}")
-    engine.close()
 
 
 if __name__ == "__main__":

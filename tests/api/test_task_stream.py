@@ -270,3 +270,23 @@ async def test_the_listener_wakes_a_watcher_when_its_task_is_announced(
                 await asyncio.wait_for(woken.wait(), 2)
     finally:
         await listener.close()
+
+
+async def test_a_faster_generation_streams_as_long_as_its_finished_clip(live: Live) -> None:
+    live.gate.open()
+    user, voice = await live.user_with_voice()
+    response = await live.client.post(
+        "/api/generate",
+        json={"voice_id": voice, "text": TEXT, "language": "English", "speed": 2.0},
+        headers=user.headers,
+    )
+    assert response.status_code == 200, response.text
+    started = response.json()
+    assert (await live.finished(user, started["task_id"]))["status"] == "completed"
+    generations = (await live.client.get("/api/generations", headers=user.headers)).json()
+    clip_seconds = generations["generations"][0]["duration_seconds"]
+    streamed = await live.client.get(
+        f"/api/tasks/{started['task_id']}/stream", params={"format": "pcm"}, headers=user.headers
+    )
+    # Pieces stretched one by one, with pauses halved too, against the clip stretched whole.
+    assert decoded_seconds(streamed.content, "pcm") == pytest.approx(clip_seconds, abs=0.06)

@@ -12,21 +12,25 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 import soundfile as sf
 
 from tests.jobs.conftest import CHUNK_CHARS, Studio
 from tests.support import audio
 from tests.support.gated_engine import GatedEngine
+from tests.support.objects import make_generation, make_voice
 from tests.support.server import app_settings
 from tests.support.users import make_user
 from utter.api.owned import TASK_NOT_FOUND
 from utter.app import create_app
 from utter.cpu import CpuPool
 from utter.db import Database
+from utter.engines.base import Audio
 from utter.engines.join import PAUSE_SECONDS
 from utter.engines.local import LocalEngine
 from utter.engines.text import chunk_text
+from utter.jobs.handlers import PiecePublisher, WorkerContext, part_key
 from utter.jobs.queue import create_queue
 from utter.jobs.sweeper import SweepPolicy, sweep
 from utter.jobs.worker import run_worker
@@ -279,3 +283,43 @@ async def test_speed_shortens_each_piece_and_the_clip_and_is_stored(
     assert len(fast_pieces) == len(normal_pieces)
     for quick, slow in zip(fast_pieces, normal_pieces, strict=True):
         assert quick / slow == pytest.approx(0.5, abs=0.08)
+
+
+async def test_a_piece_stored_after_its_task_ended_is_not_left_behind(
+    db: Database, tmp_path: Path
+) -> None:
+    storage = create_storage(app_settings(tmp_path / "data"), db)
+    user = await make_user(db)
+    voice = await make_voice(db, user.id)
+    generation = await make_generation(db, user.id, voice)
+    async with db.as_service() as conn:
+        row = await (
+            await conn.execute(
+                "insert into public.tasks (user_id, type, status, generation_id)"
+                " values (%s, 'generate', 'processing', %s) returning *",
+                (user.id, generation),
+            )
+        ).fetchone()
+    assert row is not None
+    ctx = WorkerContext(db=db, storage=storage, engine=None, engine_executor=None)  # type: ignore[arg-type]
+    publisher = PiecePublisher(ctx, row)
+    piece = Audio(np.zeros(2_400, dtype=np.float32), 24_000)
+
+    publisher.on_part(0, 3, piece)
+    await asyncio.sleep(0.5)
+    async with db.as_service() as conn:
+        await conn.execute(
+            "update public.tasks set status = 'cancelled', completed_at = now() where id = %s",
+            (row["id"],),
+        )
+    publisher.on_part(1, 3, piece)  # finished by the engine just as the user cancelled
+    await publisher.drain()
+
+    first, second = (part_key(user.id, generation, i) for i in (0, 1))
+    assert await storage.stat("generations", first) is not None  # listed: kept until swept
+    assert await storage.stat("generations", second) is None
+    async with db.as_service() as conn:
+        parts = await (
+            await conn.execute("select audio_parts from public.tasks where id = %s", (row["id"],))
+        ).fetchone()
+    assert parts is not None and [p["index"] for p in parts["audio_parts"]] == [0]

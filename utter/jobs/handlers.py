@@ -130,9 +130,18 @@ class PiecePublisher:
                 duration_seconds=round(audio.duration, 3),
             )
         if not added:
-            log.info(
-                "task %s: piece %d not added (task ended or piece known)", self._task_id, index
-            )
+            await self._forget_unlisted(index, key)
+
+    async def _forget_unlisted(self, index: int, key: str) -> None:
+        """The task ended (cancelled, deleted) while the piece was being stored: delete the
+        object unless the task lists it (a racing worker published the same index, at the
+        same key), so no piece outlives what deletion and the sweeper know of."""
+        async with self._ctx.db.as_service() as conn:
+            row = await tasks.get(conn, self._task_id)
+        if row is not None and key in tasks.part_keys(row["audio_parts"]):
+            return
+        log.info("task %s ended before piece %d was published; removing it", self._task_id, index)
+        await self._ctx.storage.delete("generations", key)
 
 
 def at_speed(audio: Audio, speed: float) -> Audio:

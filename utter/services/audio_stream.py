@@ -157,6 +157,7 @@ class TaskStream:
         user_id: UUID,
         task_id: UUID,
         listener: PartsListener | None,
+        pause_seconds: float = PAUSE_SECONDS,
     ) -> None:
         self._db = db
         self._storage = storage
@@ -164,6 +165,7 @@ class TaskStream:
         self._user_id = user_id
         self._task_id = task_id
         self._listener = listener
+        self._pause_seconds = pause_seconds
         self.media_type = fmt.media_type
         # How the task ended, once chunks() has ended.
         self.status: str | None = None
@@ -225,7 +227,7 @@ class TaskStream:
                             encoder = await StreamEncoder.start(self._format, rate)
                             self._encoder.set_result(encoder)
                         elif following > 0:
-                            await encoder.write(bytes(2 * round(PAUSE_SECONDS * rate)))
+                            await encoder.write(bytes(2 * round(self._pause_seconds * rate)))
                         await encoder.write(pcm)
                         following = index + 1
                     if status not in task_q.ACTIVE:
@@ -291,8 +293,23 @@ async def open_task_stream(
         raise Invalid(bad_format_message())
     async with db.as_user(user_id) as conn:
         row = await task_q.get(conn, task_id)
+        generation = (
+            await generation_q.get(conn, row["generation_id"])
+            if row is not None and row["generation_id"] is not None
+            else None
+        )
     if row is None:
         raise NotFound(NOT_FOUND)
     if row["type"] != "generate":
         raise Invalid("Only a generation has an audio stream.")
-    return TaskStream(db, storage, fmt, user_id=user_id, task_id=task_id, listener=listener)
+    # The finished clip is sped up whole, its pauses too: the stream's pauses match them.
+    speed = float(generation["speed"]) if generation is not None else 1.0
+    return TaskStream(
+        db,
+        storage,
+        fmt,
+        user_id=user_id,
+        task_id=task_id,
+        listener=listener,
+        pause_seconds=PAUSE_SECONDS / speed,
+    )
