@@ -21,6 +21,7 @@ from utter.api import (
     languages,
     limits,
     metrics,
+    openai_compat,
     profile,
     tasks,
     transcriptions,
@@ -32,6 +33,7 @@ from utter.api.cors import CorsMiddleware
 from utter.api.docs_ui import install_docs
 from utter.api.errors import UnexpectedErrorMiddleware, install_error_handlers
 from utter.api.metrics import RequestMetricsMiddleware
+from utter.api.openai_errors import install_openai_errors
 from utter.api.security_headers import SecurityHeadersMiddleware, security_headers
 from utter.audio.validate import ReferenceLimits
 from utter.auth.setup import install_auth
@@ -193,6 +195,9 @@ def create_app(
         generations,
     ):
         app.include_router(router.router, prefix="/api")
+    # OpenAI's dialect; after every other error handler, which it wraps for /v1 paths.
+    app.include_router(openai_compat.router, prefix="/v1")
+    install_openai_errors(app)
     if isinstance(studio.storage, LocalStorage):
         app.include_router(storage_routes.router)
     app.include_router(metrics.router)

@@ -20,6 +20,8 @@ HANDLE_MIN = 3
 HANDLE_MAX = 30
 # What a person calls a personal API key ("laptop", "Home Assistant"), shown in its list.
 API_KEY_NAME_MAX = 100
+# The style prompt of an OpenAI speech request (`instructions`), kept with its generation.
+SPEECH_INSTRUCTIONS_MAX = 4096
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The app is a single page: every GET that is not for the API, auth, storage, the
 API docs or a static asset is answered with `index.html`, and the browser's
 router shows the right page. So deep links and reloads work, while an unknown
-`/api/...` path still gets the API's JSON 404.
+`/api/...` (or OpenAI dialect `/v1/...`) path still gets the API's JSON 404.
 
 There is no build step and file names carry no content hash, so nothing may be
 cached blindly: `index.html` is always revalidated, assets are cached but
@@ -28,7 +28,7 @@ ASSETS_PREFIX = "/assets"
 # Paths the single-page fallback never answers: they belong to the server's own routes,
 # and an unknown path under them must stay a real 404 rather than the app's HTML.
 # (`/auth` itself is the app's sign-in page; the auth server lives under `/auth/v1`.)
-RESERVED_PREFIXES = ("/api", "/auth/v1", "/storage", "/docs", "/redoc", ASSETS_PREFIX)
+RESERVED_PREFIXES = ("/api", "/v1", "/auth/v1", "/storage", "/docs", "/redoc", ASSETS_PREFIX)
 RESERVED_PATHS = ("/openapi.json", "/favicon.ico")
 
 NO_CACHE = "no-cache"

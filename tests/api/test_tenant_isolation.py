@@ -94,6 +94,9 @@ NOT_USER_OBJECTS: dict[Route, str] = {
     ("PUT", "/storage/v1/object/upload/sign/{bucket}/{key}"): (
         "a signed upload URL: its signature, not the caller, authorizes it"
     ),
+    ("GET", "/v1/models/{model}"): (
+        "a model name of the server's engine or transcriber, the same for every user"
+    ),
 }
 
 

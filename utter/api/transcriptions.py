@@ -11,14 +11,10 @@ from pydantic import BaseModel
 from utter.api.context import StudioDep
 from utter.api.deps import CurrentUser, DatabaseDep, SettingsDep
 from utter.api.forms import UPLOAD_FORM_LIMITS, reject_unstorable
-from utter.errors import Invalid
-from utter.languages import AUTO
 from utter.services import usage
-from utter.transcription import TranscriptionDisabled
+from utter.services.transcriptions import MAX_TRANSCRIPTION_BYTES, transcribe_upload
 
 router = APIRouter(tags=["transcriptions"])
-
-MAX_TRANSCRIPTION_BYTES = 50 * 1024 * 1024
 
 
 class TranscriptOut(BaseModel):
@@ -36,21 +32,27 @@ async def transcribe(
     audio: Annotated[UploadFile | None, File()] = None,
     language: Annotated[str | None, Form()] = None,
 ) -> TranscriptOut:
-    """Speech to text for the clone form (multipart `audio`, `language?`). The
-    transcriber's refusals (off, a language it cannot read, unreadable audio, the
-    provider failing) are domain errors that carry their own status."""
-    if not studio.transcriber.enabled:
-        raise TranscriptionDisabled()
+    """Speech to text for the clone form (multipart `audio`, `language?`)."""
     reject_unstorable(language)
-    if audio is None:
-        raise Invalid("Audio file is required")
-    data = await audio.read(MAX_TRANSCRIPTION_BYTES + 1)
-    if not data:
-        raise Invalid("Audio file is required")
-    if len(data) > MAX_TRANSCRIPTION_BYTES:
-        raise Invalid("File too large (max 50MB)")
-    filename = PurePath(audio.filename or "audio.wav").name or "audio.wav"
-    await usage.check_transcription(db, user.id, usage.UsageLimits.from_settings(settings))
-    result = await studio.transcriber.transcribe(data, filename, (language or "").strip() or AUTO)
-    await usage.record_transcription(db, studio.cpu, user.id, result, data)
+    result = await transcribe_upload(
+        db,
+        studio.transcriber,
+        studio.cpu,
+        usage.UsageLimits.from_settings(settings),
+        user_id=user.id,
+        data=await read_upload(audio),
+        filename=upload_name(audio),
+        language=language,
+    )
     return TranscriptOut(text=result.text, model=result.model, language=result.language)
+
+
+async def read_upload(upload: UploadFile | None) -> bytes | None:
+    """The upload's bytes, one past the limit at most (so an oversized one is refused)."""
+    return None if upload is None else await upload.read(MAX_TRANSCRIPTION_BYTES + 1)
+
+
+def upload_name(upload: UploadFile | None) -> str:
+    """The upload's own file name without any directories (the provider sees it)."""
+    name = upload.filename if upload is not None else None
+    return PurePath(name or "audio.wav").name or "audio.wav"

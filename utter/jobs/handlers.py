@@ -48,6 +48,7 @@ from utter.engines.base import (
     Reference,
     UnsupportedLanguage,
 )
+from utter.engines.stock import stock_reference
 from utter.errors import Failed
 from utter.metrics import observe_engine
 from utter.storage import Storage
@@ -263,6 +264,30 @@ async def stored_speaker_profile(ctx: WorkerContext, reference: Reference) -> Re
     return dataclasses.replace(reference, speaker_profile=record)
 
 
+# A stock voice's analysed reference, per engine process: it has no row to store it in.
+_stock_references: dict[str, Reference] = {}
+
+
+async def stock_voice_reference(ctx: WorkerContext, name: str) -> Reference:
+    """The built-in voice `name` as the engine takes it, with the engine's analysis of its
+    speaker made once per process (engines that keep one)."""
+    cached = _stock_references.get(name)
+    if cached is not None:
+        return cached
+    try:
+        reference = await asyncio.to_thread(stock_reference, name)
+    except KeyError:
+        raise JobFailed(f"Unknown built-in voice {name}.") from None
+    engine = ctx.engine
+    if isinstance(engine, AnalysesSpeakers):
+        loop = asyncio.get_running_loop()
+        record = await loop.run_in_executor(ctx.engine_executor, engine.speaker_record, reference)
+        if record is not None:
+            reference = dataclasses.replace(reference, speaker_profile=record)
+    _stock_references[name] = reference
+    return reference
+
+
 async def handle_generate(ctx: WorkerContext, task_id: UUID) -> None:
     async with ctx.db.as_service() as conn:
         task = await tasks.claim(conn, task_id)
@@ -273,20 +298,23 @@ async def handle_generate(ctx: WorkerContext, task_id: UUID) -> None:
     try:
         if job is None:
             raise JobFailed("The generation was deleted.")
-        if job["voice_id"] is None:
-            raise JobFailed("The voice for this generation was deleted.")
-        if not job["reference_object_key"] or not job["reference_transcript"]:
-            raise JobFailed("Voice has no reference audio.")
-        reference = Reference(
-            voice_id=str(job["voice_id"]),
-            audio=await asyncio.to_thread(
-                decode_wav, await ctx.storage.read("references", job["reference_object_key"])
-            ),
-            transcript=job["reference_transcript"],
-            language=job["voice_language"],
-            speaker_profile=job["speaker_profile"],
-        )
-        reference = await stored_speaker_profile(ctx, reference)
+        if job["stock_voice"]:
+            reference = await stock_voice_reference(ctx, job["stock_voice"])
+        else:
+            if job["voice_id"] is None:
+                raise JobFailed("The voice for this generation was deleted.")
+            if not job["reference_object_key"] or not job["reference_transcript"]:
+                raise JobFailed("Voice has no reference audio.")
+            reference = Reference(
+                voice_id=str(job["voice_id"]),
+                audio=await asyncio.to_thread(
+                    decode_wav, await ctx.storage.read("references", job["reference_object_key"])
+                ),
+                transcript=job["reference_transcript"],
+                language=job["voice_language"],
+                speaker_profile=job["speaker_profile"],
+            )
+            reference = await stored_speaker_profile(ctx, reference)
         text, language = job["text"], job["language"]
         speed = float(job["speed"] or 1.0)
         publisher = PiecePublisher(ctx, task, speed)

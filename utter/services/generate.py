@@ -24,10 +24,16 @@ from utter.db import Database
 from utter.db.queries import tasks as task_q
 from utter.db.queries import voices as voice_q
 from utter.db.queries.locks import lock_user
+from utter.engines.stock import stock_name
 from utter.errors import Conflict, Invalid, NotFound
 from utter.jobs.queue import defer
 from utter.languages import AUTO
-from utter.limits import DESIGN_INSTRUCT_MAX, DESIGN_TEXT_MAX, GENERATION_TEXT_MAX
+from utter.limits import (
+    DESIGN_INSTRUCT_MAX,
+    DESIGN_TEXT_MAX,
+    GENERATION_TEXT_MAX,
+    SPEECH_INSTRUCTIONS_MAX,
+)
 from utter.services.usage import count_characters
 
 BUSY = "A generation is already in progress. Please wait for it to finish before starting another."
@@ -79,11 +85,23 @@ def check_language(language: str, supported: tuple[str, ...]) -> None:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """What POST /api/generate asks for, checked."""
+    """What POST /api/generate asks for, checked: a saved voice (`voice_id`), or one of the
+    built-in voices (`stock_voice`, from the OpenAI dialect), never both."""
 
-    voice_id: UUID
+    voice_id: UUID | None
     text: str
     language: str
+    stock_voice: str | None = None
+
+
+def _checked_text(text: str | None, language: str | None, rules: GenerationRules) -> str:
+    if text is None:
+        raise Invalid("Please enter text to speak")
+    if len(text) > GENERATION_TEXT_MAX:
+        raise Invalid(f"Text cannot exceed {GENERATION_TEXT_MAX} characters")
+    language = language or AUTO
+    check_language(language, rules.languages)
+    return language
 
 
 def check_generation(
@@ -97,13 +115,21 @@ def check_generation(
         parsed_voice = UUID(voice_id)
     except ValueError:
         raise Invalid("Invalid voice_id") from None
-    if text is None:
-        raise Invalid("Please enter text to speak")
-    if len(text) > GENERATION_TEXT_MAX:
-        raise Invalid(f"Text cannot exceed {GENERATION_TEXT_MAX} characters")
-    language = language or AUTO
-    check_language(language, rules.languages)
+    language = _checked_text(text, language, rules)
+    assert text is not None
     return GenerationRequest(voice_id=parsed_voice, text=text, language=language)
+
+
+def check_stock_generation(
+    stock_voice: str, text: str | None, language: str | None, rules: GenerationRules
+) -> GenerationRequest:
+    """A generation in a built-in voice: the same text rules as any other."""
+    name = stock_name(stock_voice)
+    if name is None:
+        raise Invalid(f"Unknown built-in voice {stock_voice}")
+    language = _checked_text(text, language, rules)
+    assert text is not None
+    return GenerationRequest(voice_id=None, text=text, language=language, stock_voice=name)
 
 
 SPEED_RULE = f"Speed must be a number from {SPEED_MIN} to {SPEED_MAX}."
@@ -147,6 +173,24 @@ def check_preview(
     return PreviewRequest(text=text, instruct=instruct, language=language)
 
 
+async def _usable_voice_name(db: Database, user_id: UUID, voice_id: UUID | None) -> str:
+    """The name of the caller's voice `voice_id`, refusing one that cannot be spoken in."""
+    voice = None
+    if voice_id is not None:
+        async with db.as_user(user_id) as conn:
+            voice = await voice_q.get(conn, voice_id)
+    if voice is None:
+        raise NotFound("Voice not found")
+    if not voice["reference_transcript"]:
+        raise Invalid(
+            "This voice has no reference transcript. Re-clone with a transcript to use it."
+        )
+    if not voice["reference_object_key"]:
+        raise Invalid("Voice has no reference audio.")
+    name: str = voice["name"]
+    return name
+
+
 async def submit_generation(
     db: Database,
     queue: procrastinate.App,
@@ -157,26 +201,28 @@ async def submit_generation(
     language: str | None,
     rules: GenerationRules,
     speed: float = 1.0,
+    stock_voice: str | None = None,
+    instructions: str | None = None,
 ) -> GenerationStarted:
-    """Queue a generation of `text` in the caller's voice, spoken at `speed` (0.25..4.0,
-    applied by the worker to each piece and the finished clip)."""
-    req = check_generation(voice_id_raw, text, language, rules)
+    """Queue a generation of `text` in the caller's saved voice `voice_id_raw`, or in the
+    built-in voice `stock_voice` (then `voice_id_raw` is ignored), spoken at `speed`
+    (0.25..4.0, applied by the worker to each piece and the finished clip).
+    `instructions` (a style prompt) is kept with the generation for engines that take one."""
+    if stock_voice is not None:
+        req = check_stock_generation(stock_voice, text, language, rules)
+    else:
+        req = check_generation(voice_id_raw, text, language, rules)
     speed = check_speed(speed)
-
-    async with db.as_user(user_id) as conn:
-        voice = await voice_q.get(conn, req.voice_id)
-    if voice is None:
-        raise NotFound("Voice not found")
-    if not voice["reference_transcript"]:
-        raise Invalid(
-            "This voice has no reference transcript. Re-clone with a transcript to use it."
-        )
-    if not voice["reference_object_key"]:
-        raise Invalid("Voice has no reference audio.")
+    if instructions is not None and len(instructions) > SPEECH_INSTRUCTIONS_MAX:
+        raise Invalid(f"Instructions cannot exceed {SPEECH_INSTRUCTIONS_MAX} characters")
+    if req.stock_voice is not None:
+        voice_name = req.stock_voice
+    else:
+        voice_name = await _usable_voice_name(db, user_id, req.voice_id)
 
     metadata = {
-        "voice_id": str(req.voice_id),
-        "voice_name": voice["name"],
+        "voice_id": str(req.voice_id) if req.voice_id else None,
+        "voice_name": voice_name,
         "text_length": len(req.text),
         "text_preview": req.text[:50] + ("..." if len(req.text) > 50 else ""),
         "language": req.language,
@@ -194,6 +240,8 @@ async def submit_generation(
             language=req.language,
             metadata=metadata,
             speed=speed,
+            stock_voice=req.stock_voice,
+            instructions=instructions,
         )
         if ids is None:
             # The schema's one-active-generation index: a race the lock did not see (limit 1).

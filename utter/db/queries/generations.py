@@ -11,7 +11,8 @@ from utter.db.queries.voices import like_pattern
 
 Row = dict[str, Any]
 
-_COLUMNS = "g.*, v.name as voice_name"
+# A generation in a built-in voice (no voice row) shows that voice's name.
+_COLUMNS = "g.*, coalesce(v.name, g.stock_voice) as voice_name"
 _FROM = "from public.generations g left join public.voices v on v.id = g.voice_id"
 
 

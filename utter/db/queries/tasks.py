@@ -34,11 +34,13 @@ async def create_generation_task(
     conn: Connection,
     *,
     user_id: UUID,
-    voice_id: UUID,
+    voice_id: UUID | None,
     text: str,
     language: str,
     metadata: dict[str, Any],
     speed: float = 1.0,
+    stock_voice: str | None = None,
+    instructions: str | None = None,
 ) -> Row | None:
     """Insert the generation and its pending generate task; returns both ids. None: the
     user already has an active generation (the schema's one-active index refused it); the
@@ -48,9 +50,9 @@ async def create_generation_task(
             """
             with g as (
               insert into public.generations
-                (user_id, voice_id, text, language, status, speed)
-              values
-                (%(user_id)s, %(voice_id)s, %(text)s, %(language)s, 'processing', %(speed)s)
+                (user_id, voice_id, text, language, status, speed, stock_voice, instructions)
+              values (%(user_id)s, %(voice_id)s, %(text)s, %(language)s, 'processing',
+                      %(speed)s, %(stock_voice)s, %(instructions)s)
               returning id
             )
             insert into public.tasks (user_id, type, status, generation_id, voice_id, metadata)
@@ -64,6 +66,8 @@ async def create_generation_task(
                 "language": language,
                 "metadata": Jsonb(metadata),
                 "speed": speed,
+                "stock_voice": stock_voice,
+                "instructions": instructions,
             },
         )
     except pg_errors.UniqueViolation as exc:

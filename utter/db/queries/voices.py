@@ -65,6 +65,15 @@ async def get(conn: Connection, voice_id: UUID) -> Row | None:
     return await cur.fetchone()
 
 
+async def newest_named(conn: Connection, name: str) -> Row | None:
+    """The newest voice called exactly `name`; under RLS (`as_user`) only the caller's."""
+    cur = await conn.execute(
+        "select * from public.voices where name = %s order by created_at desc, id desc limit 1",
+        (name,),
+    )
+    return await cur.fetchone()
+
+
 async def insert(
     conn: Connection,
     *,
@@ -132,12 +141,13 @@ async def delete(conn: Connection, voice_id: UUID, user_id: UUID) -> bool:
 
 
 async def generation_job(conn: Connection, generation_id: UUID | None) -> Row | None:
-    """What a worker needs to speak a generation: its text and its voice's reference."""
+    """What a worker needs to speak a generation: its text and its voice's reference (or
+    the name of the built-in voice it is spoken in: `stock_voice`)."""
     if generation_id is None:
         return None
     cur = await conn.execute(
         """
-        select g.id, g.user_id, g.text, g.language, g.voice_id, g.speed,
+        select g.id, g.user_id, g.text, g.language, g.voice_id, g.speed, g.stock_voice,
                v.reference_object_key, v.reference_transcript, v.language as voice_language,
                v.speaker_profile
           from public.generations g
