@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from bench.machine import machine
 from utter.app import create_app
 from utter.db.embedded import EmbeddedPostgres
 from utter.db.migrate import migrate
@@ -216,6 +217,7 @@ def main() -> None:
             f"{row['total_seconds']:>7.2f}s"
         )
     RESULTS.mkdir(exist_ok=True)
+    result["machine"] = machine()
     (RESULTS / "speech_api.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
