@@ -359,9 +359,12 @@ def clone_transform(source: SpeakerProfile, target: SpeakerProfile) -> VoiceTran
 
 
 def pace_for(source: SpeakerProfile, target: SpeakerProfile) -> float:
-    """Piper's length scale that matches the target's talking speed (1.0 when unknown)."""
+    """Piper's length scale that matches the target's talking speed (Utter's default pace
+    when either is unknown). The source's rate is measured at length scale 1.0."""
+    from utter.engines.piper_voice import DEFAULT_LENGTH_SCALE
+
     if not source.letters_per_second or not target.letters_per_second:
-        return 1.0
+        return DEFAULT_LENGTH_SCALE
     return float(np.clip(source.letters_per_second / target.letters_per_second, 0.75, 1.4))
 
 
