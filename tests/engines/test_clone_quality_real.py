@@ -1,6 +1,6 @@
 """The local engine's clones and designs meet their targets on real speech no one here
-recorded (bench/quality.py's speakers, measures and seeds; one full run, ~2.5 min on two
-cores: all nine speakers, all three texts).
+recorded (bench/quality.py's speakers, measures and seeds; one full run, ~2.5 min alone on
+two cores: all nine speakers, all three texts).
 
 Targets: a clone moves real speakers on average at least 0.15 closer (resemblyzer) to
 their held-out speech than plain Piper is; at least 5 of the 9 clones are closer to their

@@ -59,6 +59,9 @@ ENVELOPE_GRID_HZ: Floats = np.geomspace(100.0, 8000.0, 160)
 # i.e. formants ~ f0^0.2; the range spans a bass to a child.
 WARP_PER_LOG_F0 = 0.2
 WARP_RANGE = (0.85, 1.25)
+# Piper length scales a clone's pace may take: from brisk (~290 words/min) to slow
+# (~120; the default pace, 1.4, reads ~170).
+PACE_RANGE = (0.75, 2.0)
 # The equaliser follows broad shapes only (half an octave) and never boosts
 # or cuts more than this: it corrects timbre, it must not imprint one utterance.
 EQ_SMOOTHING_OCTAVES = 0.5
@@ -358,7 +361,7 @@ def pace_for(source: SpeakerProfile, target: SpeakerProfile) -> float:
 
     if not source.letters_per_second or not target.letters_per_second:
         return DEFAULT_LENGTH_SCALE
-    return float(np.clip(source.letters_per_second / target.letters_per_second, 0.75, 1.4))
+    return float(np.clip(source.letters_per_second / target.letters_per_second, *PACE_RANGE))
 
 
 def _warp_bins(frames: Floats, warp: float, sample_rate: int) -> Floats:
