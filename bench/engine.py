@@ -25,7 +25,7 @@ from bench.machine import machine
 from utter.engines.adapt import analyse_reference
 from utter.engines.base import Audio, JobControl, Reference
 from utter.engines.local import LocalEngine
-from utter.engines.piper_voice import PiperStyle
+from utter.engines.piper_voice import DEFAULT_LENGTH_SCALE, PiperStyle
 
 RESULTS = Path(__file__).parent / "results" / "engine.json"
 
@@ -103,7 +103,9 @@ def main() -> None:
     reference = Reference("bench-voice", reference_audio, REFERENCE_TEXT, "English", record)
 
     def raw_piper(text: str) -> Audio:
-        return Audio(piper.speak(text, "en-us", PiperStyle()), piper.sample_rate)
+        # At the engine's default pace, so both say the text in about the same time.
+        style = PiperStyle(length_scale=DEFAULT_LENGTH_SCALE)
+        return Audio(piper.speak(text, "en-us", style), piper.sample_rate)
 
     rows: list[dict[str, Any]] = []
     for label, text in (("short", SHORT_TEXT), ("long", LONG_TEXT)):

@@ -13,6 +13,7 @@ from utter.engines.design_mapping import (
     DesignControls,
     parse_description,
 )
+from utter.engines.piper_voice import DEFAULT_LENGTH_SCALE
 
 
 def test_an_empty_or_unknown_description_leaves_the_base_voice() -> None:
@@ -106,4 +107,4 @@ def test_controls_become_a_transform_relative_to_the_base_voice() -> None:
     assert math.exp(transform.f0_log_mean) == pytest.approx(120.0 * 2 ** (10 / 12), rel=1e-6)
     assert transform.warp == pytest.approx(1.17)
     assert transform.aperiodicity_db == pytest.approx(6.0)
-    assert controls.style().length_scale == pytest.approx(1.22)
+    assert controls.style().length_scale == pytest.approx(1.22 * DEFAULT_LENGTH_SCALE)

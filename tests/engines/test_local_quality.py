@@ -25,7 +25,7 @@ from tests.support.local_engine import reference_from, shared_local_engine
 from tests.support.wer import word_error_rate
 from utter.engines.base import Audio, JobControl
 from utter.engines.local import LocalEngine
-from utter.engines.piper_voice import PiperStyle
+from utter.engines.piper_voice import DEFAULT_LENGTH_SCALE, PiperStyle
 from utter.transcription.offline import transcribe_english
 
 pytestmark = pytest.mark.slow
@@ -53,7 +53,7 @@ REFERENCE_STYLE = {"noise_scale": 0.0, "noise_w_scale": 0.0}
 @dataclass(frozen=True)
 class Speaker:
     name: str
-    pace: float  # Piper length scale for the base recording
+    pace: float  # × Piper's default length scale for the base recording (> 1 slower)
     f0_ratio: float
     intonation: float  # x spread of log f0
     warp: Callable[[Floats], Floats]  # output frequency -> source frequency
@@ -132,7 +132,8 @@ def measured(engine: LocalEngine) -> Measured:
     adapted: list[Audio] = []
     adapted_vectors: list[Floats] = []
     for index, speaker in enumerate(SPEAKERS):
-        style = PiperStyle(length_scale=speaker.pace, **REFERENCE_STYLE)
+        pace = speaker.pace * DEFAULT_LENGTH_SCALE
+        style = PiperStyle(length_scale=pace, **REFERENCE_STYLE)
         base = piper.speak(REFERENCE_TEXT, "en-us", style)
         voice = world_voice(base, piper.sample_rate, speaker)
         reference = reference_from(f"quality-{index}", voice, piper.sample_rate, REFERENCE_TEXT)

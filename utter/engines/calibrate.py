@@ -65,7 +65,8 @@ def measure_piper(piper: PiperSpeaker, draws: int = CALIBRATION_DRAWS) -> Speake
 
     profiles = [
         analyse_speaker(
-            piper.speak(CALIBRATION_TEXT, "en-us", PiperStyle()),
+            # At the model's own pace: `adapt.pace_for` scales from it.
+            piper.speak(CALIBRATION_TEXT, "en-us", PiperStyle(length_scale=1.0)),
             piper.sample_rate,
             CALIBRATION_TEXT,
             f0_floor=SOURCE_F0_FLOOR,

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 
 from utter.engines.adapt import SpeakerProfile, VoiceTransform
-from utter.engines.piper_voice import PiperStyle
+from utter.engines.piper_voice import DEFAULT_LENGTH_SCALE, PiperStyle
 
 # The joe model's own sampling noise (from its config); design scales these.
 BASE_NOISE_SCALE = 0.667
@@ -33,7 +33,7 @@ class Effect:
     semitones: float = 0.0  # pitch level
     pitch_range: float = 1.0  # × spread of pitch (intonation)
     warp: float = 1.0  # × formant frequencies (shorter vocal tract > 1)
-    pace: float = 1.0  # × Piper length scale (> 1 slower)
+    pace: float = 1.0  # × the default length scale (> 1 slower)
     gain_db: float = 0.0  # loudness
     tilt_db_per_octave: float = 0.0  # brightness (> 0 brighter)
     breathiness_db: float = 0.0  # aperiodicity of voiced sounds
@@ -182,7 +182,7 @@ class DesignControls:
 
     def style(self) -> PiperStyle:
         return PiperStyle(
-            length_scale=self.pace,
+            length_scale=DEFAULT_LENGTH_SCALE * self.pace,
             noise_scale=BASE_NOISE_SCALE * self.variation,
             noise_w_scale=BASE_NOISE_W_SCALE * self.variation,
         )

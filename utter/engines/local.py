@@ -44,7 +44,12 @@ from utter.engines.base import (
 from utter.engines.calibrate import measure_piper, shipped_profile
 from utter.engines.design_mapping import parse_description
 from utter.engines.join import synthesize_chunks
-from utter.engines.piper_voice import PiperSpeaker, PiperStyle, default_model_path
+from utter.engines.piper_voice import (
+    DEFAULT_LENGTH_SCALE,
+    PiperSpeaker,
+    PiperStyle,
+    default_model_path,
+)
 from utter.engines.text import chunk_text
 from utter.errors import Invalid
 from utter.languages import AUTO
@@ -195,7 +200,8 @@ class LocalEngine:
         source = self.source_profile()
         target = self.speaker_profile(reference)
         if target is None:
-            return self._render(text, voice, PiperStyle(), _identity(source), 0.0, control)
+            style = PiperStyle(length_scale=DEFAULT_LENGTH_SCALE)
+            return self._render(text, voice, style, _identity(source), 0.0, control)
         style = PiperStyle(length_scale=pace_for(source, target))
         return self._render(text, voice, style, clone_transform(source, target), 0.0, control)
 
@@ -209,7 +215,8 @@ class LocalEngine:
         """Piper's own voice, unadapted: the baseline for benchmarks and quality tests."""
         voice = self.espeak_voice(language, text)
         identity = _identity(self.source_profile())
-        return self._render(text, voice, PiperStyle(), identity, 0.0, control or JobControl())
+        style = PiperStyle(length_scale=DEFAULT_LENGTH_SCALE)
+        return self._render(text, voice, style, identity, 0.0, control or JobControl())
 
     def _render(
         self,

@@ -137,8 +137,16 @@ class PiperStyle:
     noise_w_scale: float = 0.8  # phoneme duration variation
 
 
-# Between the sentences of one chunk (Piper speaks one sentence per model call).
+# Between the sentences of one chunk (Piper speaks one sentence per model call), at
+# the model's own pace; it stretches with the length scale like the speech does, so
+# that a pace setting changes words per minute by the ratio it says.
 SENTENCE_PAUSE_SECONDS = 0.18
+
+# The length scale Utter speaks at when nothing asks for another pace (plain speech,
+# the base of designs, clones whose reference has no measurable pace). The joe model
+# at 1.0 reads about 220 words/min, brisker than a narrator or a conversation
+# (150-180); 1.4 brings it to about 170 (bench/quality.py measures it).
+DEFAULT_LENGTH_SCALE = 1.4
 
 
 def default_model_path() -> Path:
@@ -209,7 +217,8 @@ class PiperSpeaker:
             noise_w_scale=style.noise_w_scale,
             normalize_audio=False,
         )
-        pause = np.zeros(round(SENTENCE_PAUSE_SECONDS * voice.config.sample_rate), np.float32)
+        pause_seconds = SENTENCE_PAUSE_SECONDS * style.length_scale
+        pause = np.zeros(round(pause_seconds * voice.config.sample_rate), np.float32)
         parts: list[Samples] = []
         for phonemes in self.phonemize(text, espeak_voice):
             ids = voice.phonemes_to_ids(phonemes)
