@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.support import audio
-from tests.support.api import ApiUser, sign_up, sign_up_with_voice
+from tests.support.api import TaskApi, sign_up
 from tests.support.gated_engine import GatedEngine
 from tests.support.server import app_settings, serve_asgi
 from utter.api.owned import TASK_NOT_FOUND
@@ -49,36 +49,9 @@ def local_engine() -> LocalEngine:
 
 
 @dataclass
-class Live:
-    client: httpx.AsyncClient
+class Live(TaskApi):
     gate: GatedEngine
     database_url: str
-
-    async def user_with_voice(self) -> tuple[ApiUser, str]:
-        return await sign_up_with_voice(self.client)
-
-    async def generate(self, user: ApiUser, voice: str, text: str = TEXT) -> dict[str, Any]:
-        response = await self.client.post(
-            "/api/generate",
-            json={"voice_id": voice, "text": text, "language": "English"},
-            headers=user.headers,
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def task(self, user: ApiUser, task_id: str) -> dict[str, Any]:
-        response = await self.client.get(f"/api/tasks/{task_id}", headers=user.headers)
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def finished(self, user: ApiUser, task_id: str) -> dict[str, Any]:
-        deadline = time.monotonic() + 120
-        while (task := await self.task(user, task_id))["status"] in ("pending", "processing"):
-            assert time.monotonic() < deadline, task
-            await asyncio.sleep(0.1)
-        return task
 
 
 @pytest.fixture
@@ -103,7 +76,7 @@ async def live(
         )
         try:
             async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-                yield Live(client, gate, database_url)
+                yield Live(client=client, gate=gate, database_url=database_url)
         finally:
             gate.open()
             worker.cancel()
@@ -126,7 +99,7 @@ def decoded_seconds(data: bytes, fmt: str) -> float:
 
 async def test_the_first_bytes_arrive_before_the_task_completes(live: Live) -> None:
     user, voice = await live.user_with_voice()
-    started = await live.generate(user, voice)
+    started = await live.generate(user, voice, TEXT)
     task_id = started["task_id"]
     live.gate.release(1)  # the first chunk only; the next waits for the test
 
@@ -164,8 +137,8 @@ async def test_the_first_bytes_arrive_before_the_task_completes(live: Live) -> N
 async def test_every_format_decodes_to_the_length_of_the_clip(live: Live) -> None:
     live.gate.open()
     user, voice = await live.user_with_voice()
-    started = await live.generate(user, voice)
-    done = await live.finished(user, started["task_id"])
+    started = await live.generate(user, voice, TEXT)
+    done = await live.wait_for(user, started["task_id"], within=120)
     assert done["status"] == "completed"
     generations = (await live.client.get("/api/generations", headers=user.headers)).json()
     clip_seconds = generations["generations"][0]["duration_seconds"]
@@ -198,7 +171,7 @@ async def test_a_task_swept_of_its_pieces_streams_its_finished_clip(live: Live) 
     live.gate.open()
     user, voice = await live.user_with_voice()
     started = await live.generate(user, voice, "Hello there. This is the finished clip.")
-    done = await live.finished(user, started["task_id"])
+    done = await live.wait_for(user, started["task_id"], within=120)
     assert done["status"] == "completed"
     async with Database(live.database_url) as db, db.as_service() as conn:
         await conn.execute(
@@ -234,7 +207,7 @@ async def test_another_users_task_unknown_ids_and_bad_formats_are_refused(live: 
         }
     anonymous = await live.client.get(url)
     assert anonymous.status_code == 401
-    await live.finished(user, started["task_id"])
+    await live.wait_for(user, started["task_id"], within=120)
 
 
 async def test_the_listener_wakes_a_watcher_when_its_task_is_announced(
@@ -274,7 +247,7 @@ async def test_a_faster_generation_streams_as_long_as_its_finished_clip(live: Li
     )
     assert response.status_code == 200, response.text
     started = response.json()
-    assert (await live.finished(user, started["task_id"]))["status"] == "completed"
+    assert (await live.wait_for(user, started["task_id"], within=120))["status"] == "completed"
     generations = (await live.client.get("/api/generations", headers=user.headers)).json()
     clip_seconds = generations["generations"][0]["duration_seconds"]
     streamed = await live.client.get(

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.support.api import ApiUser, sign_up_with_voice
+from tests.support.api import TaskApi
 from tests.support.server import app_settings
 from utter.app import create_app
 from utter.cpu import CpuPool
@@ -34,43 +32,10 @@ def local_engine() -> LocalEngine:
 
 
 @dataclass
-class Studio:
+class Studio(TaskApi):
     app: FastAPI
-    client: httpx.AsyncClient
     settings: Settings
     db: Database
-
-    async def user_with_voice(self) -> tuple[ApiUser, str]:
-        return await sign_up_with_voice(self.client)
-
-    async def generate(self, user: ApiUser, voice_id: str, text: str) -> dict[str, Any]:
-        response = await self.client.post(
-            "/api/generate",
-            json={"voice_id": voice_id, "text": text, "language": "English"},
-            headers=user.headers,
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def task(self, user: ApiUser, task_id: str) -> dict[str, Any]:
-        response = await self.client.get(f"/api/tasks/{task_id}", headers=user.headers)
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def wait_for(
-        self, user: ApiUser, task_id: str, *, until: Any = None, within: float = 180
-    ) -> dict[str, Any]:
-        """Poll the task until `until(task)` (default: a terminal status)."""
-        done = until or (lambda t: t["status"] in ("completed", "failed", "cancelled"))
-        deadline = time.monotonic() + within
-        while True:
-            task = await self.task(user, task_id)
-            if done(task):
-                return task
-            assert time.monotonic() < deadline, f"task never got there: {task}"
-            await asyncio.sleep(0.1)
 
 
 @contextlib.asynccontextmanager
@@ -89,7 +54,7 @@ async def running_studio(
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Studio(app, client, settings, db)
+            yield Studio(client=client, app=app, settings=settings, db=db)
     finally:
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):

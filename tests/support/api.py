@@ -6,8 +6,12 @@ response = await client.get("/api/me", headers=user.headers)
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -80,3 +84,47 @@ async def sign_up_with_voice(client: httpx.AsyncClient) -> tuple[ApiUser, str]:
     )
     assert response.status_code == 200, response.text
     return user, str(response.json()["id"])
+
+
+@dataclass
+class TaskApi:
+    """A client's calls to make a generation and follow its task through /api."""
+
+    client: httpx.AsyncClient
+
+    async def user_with_voice(self) -> tuple[ApiUser, str]:
+        return await sign_up_with_voice(self.client)
+
+    async def generate(self, user: ApiUser, voice_id: str, text: str) -> dict[str, Any]:
+        response = await self.client.post(
+            "/api/generate",
+            json={"voice_id": voice_id, "text": text, "language": "English"},
+            headers=user.headers,
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def task(self, user: ApiUser, task_id: str) -> dict[str, Any]:
+        response = await self.client.get(f"/api/tasks/{task_id}", headers=user.headers)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def wait_for(
+        self,
+        user: ApiUser,
+        task_id: str,
+        *,
+        until: Callable[[dict[str, Any]], Any] | None = None,
+        within: float = 180,
+    ) -> dict[str, Any]:
+        """Poll the task until `until(task)` (default: a terminal status)."""
+        done = until or (lambda t: t["status"] in ("completed", "failed", "cancelled"))
+        deadline = time.monotonic() + within
+        while True:
+            task = await self.task(user, task_id)
+            if done(task):
+                return task
+            assert time.monotonic() < deadline, f"task never got there: {task}"
+            await asyncio.sleep(0.1)
