@@ -24,19 +24,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from bench.engine import REFERENCE_TEXT
 from bench.machine import machine
-from utter.app import create_app
+from tests.support.server import serve
 from utter.audio.convert import encode_wav
 from utter.audio.tempo import change_tempo
 from utter.db.embedded import EmbeddedPostgres
@@ -88,25 +85,6 @@ def first_window(text: str, window: int = MAX_CHUNK_CHARS) -> str:
 SIZES = (("short", 50), ("medium", 500), ("long", 5_000))
 
 
-@contextlib.contextmanager
-def served(settings_for: Any) -> Any:
-    """Utter on a free port (its own pool and loop, in a thread); yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(create_app(settings_for(url)), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-
-
 async def through_api(workdir: Path) -> list[dict[str, Any]]:
     pg = EmbeddedPostgres(workdir / "postgres")
     database_url = pg.start()
@@ -125,7 +103,7 @@ async def through_api(workdir: Path) -> list[dict[str, Any]]:
 
         engine = LocalEngine()
         reference = engine.design(REFERENCE_TEXT, "English", "a calm woman", JobControl())
-        with served(settings_for) as url:
+        with serve(settings_for) as url:
             worker = asyncio.create_task(run_worker(settings_for(url), database_url, engine=engine))
             try:
                 async with httpx.AsyncClient(base_url=url, timeout=600) as client:

@@ -18,22 +18,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import socket
 import statistics
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from bench.machine import machine
-from utter.app import create_app
+from tests.support.server import serve
 from utter.db.embedded import EmbeddedPostgres
 from utter.db.migrate import migrate
 from utter.settings import Settings
@@ -59,28 +54,6 @@ def text_of(length: int) -> str:
         index += 1
     text = " ".join(words)[:length].rsplit(" ", 1)[0].rstrip(",")
     return text if text.endswith(".") else text + "."
-
-
-@contextlib.contextmanager
-def served(settings_for: Any) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings_for(url)), log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.05)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
 
 
 async def streamed(client: httpx.AsyncClient, key: str, voice: str, text: str) -> dict[str, float]:
@@ -150,7 +123,7 @@ async def bench(runs: int, workdir: Path) -> dict[str, Any]:
 
         # The worker is the server's own child process, as under `utter serve`: an engine
         # in this process would share its interpreter with the streaming server.
-        with served(settings_for) as base:
+        with serve(settings_for) as base:
             async with httpx.AsyncClient(
                 base_url=base, timeout=600, follow_redirects=True
             ) as client:
