@@ -22,9 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from utter.api.context import Studio, StudioDep
 from utter.api.deps import CurrentUser, DatabaseDep, SettingsDep
 from utter.api.forms import UPLOAD_FORM_LIMITS, reject_unstorable
-from utter.api.transcriptions import read_upload, upload_name
+from utter.api.transcriptions import transcribe_file
 from utter.errors import NotFound
-from utter.services import usage
 from utter.services.audio_stream import TaskStream, open_task_stream, parts_listener
 from utter.services.speech import (
     TRANSCRIPT_FORMATS,
@@ -35,7 +34,6 @@ from utter.services.speech import (
     submit_speech,
     transcription_models,
 )
-from utter.services.transcriptions import transcribe_upload
 
 router = APIRouter(tags=["openai"])
 
@@ -191,16 +189,7 @@ async def create_transcription(
         )
     if file is None:
         raise FieldInvalid("Missing required parameter: 'file'.", param="file")
-    result = await transcribe_upload(
-        db,
-        studio.transcriber,
-        studio.cpu,
-        usage.UsageLimits.from_settings(settings),
-        user_id=user.id,
-        data=await read_upload(file),
-        filename=upload_name(file),
-        language=language,
-    )
+    result = await transcribe_file(studio, db, settings, user.id, file, language)
     if answer == "text":
         return PlainTextResponse(result.text)
     return JSONResponse(TranscriptionOut(text=result.text).model_dump())
