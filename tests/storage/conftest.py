@@ -24,7 +24,7 @@ from utter.app import create_app
 from utter.cpu import CpuPool
 from utter.db import Database
 from utter.storage import LocalStorage, Storage
-from utter.storage.s3 import S3Storage, create_s3_client
+from utter.storage.s3 import S3Storage
 
 S3_BUCKETS = {"references": "utter-test-references", "generations": "utter-test-generations"}
 PNG_HEADER = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x02"
@@ -76,13 +76,7 @@ def audio_samples() -> dict[str, bytes]:
 def s3_server() -> Iterator[S3TestServer]:
     server = S3TestServer()
     server.start()
-    client = create_s3_client(
-        endpoint_url=server.url,
-        region=REGION,
-        access_key_id=ACCESS_KEY_ID,
-        secret_access_key=SECRET_ACCESS_KEY,
-        path_style=True,
-    )
+    client = server.client()
     for name in S3_BUCKETS.values():
         client.create_bucket(Bucket=name)
     try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from botocore.auth import S3SigV4QueryAuth
@@ -29,6 +29,9 @@ from moto.moto_server.werkzeug_app import (
 )
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 ACCESS_KEY_ID = "utter-test-key"
 SECRET_ACCESS_KEY = "utter-test-secret"
@@ -134,3 +137,15 @@ class S3TestServer(ThreadedMotoServer):
     def url(self) -> str:
         host, port = self.get_host_and_port()
         return f"http://{host}:{port}"
+
+    def client(self) -> S3Client:
+        """A boto3 client of this server, with the test credentials (path-style addressing)."""
+        from utter.storage.s3 import create_s3_client
+
+        return create_s3_client(
+            endpoint_url=self.url,
+            region=REGION,
+            access_key_id=ACCESS_KEY_ID,
+            secret_access_key=SECRET_ACCESS_KEY,
+            path_style=True,
+        )

@@ -25,11 +25,7 @@ def utter_serve(
     process and its URL; SIGTERM (then SIGKILL) when the block ends. The output goes to
     `data_dir/serve.log`: a pipe nobody reads would fill up and stall the server."""
     port = free_port()
-    child_env = {
-        k: v for k, v in os.environ.items() if not k.startswith("UTTER_") and k != "DATABASE_URL"
-    }
-    child_env.update({"UTTER_DATA_DIR": str(data_dir), **(env or {})})
-    data_dir.mkdir(parents=True, exist_ok=True)
+    child_env = child_environment(data_dir, env)
     log_path = data_dir / "serve.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -51,6 +47,40 @@ def utter_serve(
                 raise RuntimeError(f"utter serve did not start:\n{log_path.read_text()}")
             time.sleep(0.2)
         yield proc, url
+    finally:
+        stop(proc)
+
+
+def child_environment(data_dir: Path, env: Mapping[str, str] | None) -> dict[str, str]:
+    """This process's environment without its `UTTER_*` / `DATABASE_URL`, plus `env` and
+    `UTTER_DATA_DIR` (created)."""
+    child_env = {
+        k: v for k, v in os.environ.items() if not k.startswith("UTTER_") and k != "DATABASE_URL"
+    }
+    child_env.update({"UTTER_DATA_DIR": str(data_dir), **(env or {})})
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return child_env
+
+
+@contextmanager
+def utter_worker(
+    data_dir: Path, env: Mapping[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """Start `utter worker` with `data_dir` and only the `UTTER_*` / `DATABASE_URL` variables
+    in `env`, and yield the process and its log file (`data_dir/worker.log`); stopped like
+    `utter serve` when the block ends. It does not wait: the worker is ready once its log
+    says `worker … ready`."""
+    child_env = child_environment(data_dir, env)
+    log_path = data_dir / "worker.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "utter", "worker"],
+            env=child_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield proc, log_path
     finally:
         stop(proc)
 
