@@ -219,6 +219,9 @@ async def test_two_replicas_two_workers_on_s3_survive_a_worker_killed_mid_job(
         finished = time.monotonic() - killed_at
         assert task["status"] == "completed", (task, survivor.text()[-3000:])
         assert task["chunks_done"] == task["chunks_total"]
+        # The retry published its pieces afresh: each once, none left over from the killed run.
+        parts = [part["index"] for part in task["audio_parts"]]
+        assert parts == list(range(task["chunks_total"])), parts
 
         # The audio, through the S3 presigned URL replica 2 redirects to, decodes.
         redirect = await replica_2.get(task["result"]["audio_url"], headers=user.headers)
