@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,12 +36,12 @@ BUCKETS = {"references": "deploy-references", "generations": "deploy-generations
 # Long enough that the local engine takes several seconds over it, in several chunks (the
 # first sentence alone, then windows of up to 400 characters): the kill lands mid-job.
 TEXT = " ".join(audio.SENTENCES * 3)
-READY = re.compile(r"worker (\S+) ready")
+READY = re.compile(r"worker \S+ ready")
 
 
 @dataclass
 class Worker:
-    proc: Any
+    proc: subprocess.Popen[bytes]
     log: Path
 
     def text(self) -> str:
@@ -146,7 +146,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         yield Deployment(database_url, s3, replicas, workers)
 
 
-def _wait_for(condition: Any, what: str, within: float = 120) -> float:
+def _wait_for(condition: Callable[[], object], what: str, within: float = 120) -> float:
     """Poll `condition()` until true; the seconds it took."""
     began = time.monotonic()
     while not condition():
