@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -476,6 +476,24 @@ class Settings(BaseSettings):
     def resolved(self) -> Settings:
         """A copy whose data dir is absolute, so later `chdir`s cannot move it."""
         return self.model_copy(update={"data_dir": self.data_dir.expanduser().resolve()})
+
+    @field_validator(
+        "metrics_token",
+        "storage_signing_secret",
+        "s3_secret_access_key",
+        "transcription_api_key",
+        "jwt_secret",
+        "smtp_password",
+        "external_auth_jwt_secret",
+        mode="before",
+    )
+    @classmethod
+    def _blank_secret_is_unset(cls, value: object) -> object:
+        # `UTTER_METRICS_TOKEN=` in an env file or a compose file means "not set"; taken
+        # literally it would be an empty secret that an empty bearer token matches.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
 
 
 @lru_cache(maxsize=1)

@@ -92,3 +92,16 @@ def test_the_child_process_environment_reproduces_the_settings(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert Settings() == configured
+
+
+def test_a_blank_secret_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An env file's `UTTER_METRICS_TOKEN=` would otherwise be an empty token that the
+    # header `Authorization: Bearer ` matches, opening /metrics to anyone.
+    monkeypatch.setenv("UTTER_METRICS_TOKEN", "")
+    monkeypatch.setenv("UTTER_JWT_SECRET", "  ")
+    monkeypatch.setenv("UTTER_S3_SECRET_ACCESS_KEY", "s3cret")
+    settings = Settings()
+    assert settings.metrics_token is None
+    assert settings.jwt_secret is None
+    assert settings.s3_secret_access_key is not None
+    assert settings.s3_secret_access_key.get_secret_value() == "s3cret"
