@@ -1,0 +1,94 @@
+"""Model downloads: one repo of the Hugging Face hub into DATA_DIR/models/<name>.
+
+Only `utter models pull` calls this; nothing is downloaded while serving. huggingface_hub
+does the transfer: `HF_ENDPOINT` (a mirror) and `HF_TOKEN` are honoured, each file shows a
+progress bar, and a file cut off half-way is resumed by the next pull (its bytes wait in
+`<name>.partial/.cache/huggingface/download/`).
+
+The repo lands in `<name>.partial` and is renamed to `<name>` only once every file is in
+and `check` accepts what came, so whoever looks for a pulled model (which only ever reads
+`<name>`) never takes a half download for a whole one. Pulling again fetches the repo anew
+into `<name>.partial` and swaps it in when complete; the model already there stays usable
+until then, and stays as it was if that pull fails.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from utter.errors import Failed
+
+# An error's text can span lines (request ids, URLs); the message stays one line, this long.
+_MAX_DETAIL = 400
+
+
+class PullError(Failed):
+    """A pull that did not leave a model: one line saying why, for the operator."""
+
+
+def models_dir(data_dir: Path) -> Path:
+    return data_dir / "models"
+
+
+def partial_dir(target: Path) -> Path:
+    """Where a pull of `target` downloads until it is complete."""
+    return target.with_name(target.name + ".partial")
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+
+
+def pull_repo(
+    repo: str,
+    target: Path,
+    *,
+    allow_patterns: Sequence[str] | None = None,
+    ignore_patterns: Sequence[str] | None = None,
+    check: Callable[[Path], str | None] | None = None,
+) -> Path:
+    """Download `repo` (its main revision; the files the patterns select) into `target`.
+    `check(directory)` returns what is wrong with a complete download (a phrase that
+    follows the repo's name), or None. Raises PullError, leaving no `target` behind
+    when there was none (and the partial download, for the next pull to resume)."""
+    from huggingface_hub import HfApi, constants, snapshot_download
+
+    # The very filter snapshot_download applies (re-exported, though not in __all__).
+    from huggingface_hub.utils import filter_repo_objects  # type: ignore[attr-defined]
+
+    partial = partial_dir(target)
+    allow = list(allow_patterns) if allow_patterns is not None else None
+    ignore = list(ignore_patterns) if ignore_patterns is not None else None
+    try:
+        # The listing first: snapshot_download alone, when the hub cannot be reached,
+        # returns whatever an earlier pull left in `partial` as if it were complete.
+        info = HfApi().model_info(repo, revision="main")
+        snapshot_download(
+            repo, revision=info.sha, local_dir=partial, allow_patterns=allow, ignore_patterns=ignore
+        )
+    except Exception as error:  # the hub client's errors (and OSError's) share no base
+        raise PullError(
+            f"Could not fetch {repo} from {constants.ENDPOINT}: "
+            f"{type(error).__name__}: {_one_line(error)}"
+        ) from error
+    names = [sibling.rfilename for sibling in info.siblings or []]
+    wanted = filter_repo_objects(names, allow_patterns=allow, ignore_patterns=ignore)
+    missing = [name for name in wanted if not (partial / name).is_file()]
+    if missing:
+        raise PullError(
+            f"Could not fetch all of {repo} from {constants.ENDPOINT}: {len(missing)} files "
+            f"missing ({missing[0]}, …); pull again to resume."
+        )
+    problem = check(partial) if check is not None else None
+    if problem is not None:
+        raise PullError(f"{repo} {problem}")
+    try:
+        if target.exists():
+            shutil.rmtree(target)
+        partial.rename(target)
+    except OSError as error:
+        raise PullError(f"Could not move {partial} to {target}: {_one_line(error)}") from error
+    return target
