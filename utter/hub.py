@@ -17,8 +17,12 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from utter.errors import Failed
+
+if TYPE_CHECKING:
+    from huggingface_hub.hf_api import RepoSibling
 
 # An error's text can span lines (request ids, URLs); the message stays one line, this long.
 _MAX_DETAIL = 400
@@ -42,6 +46,24 @@ def _one_line(error: BaseException) -> str:
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
 
 
+def _check_space(repo: str, partial: Path, wanted: Sequence[RepoSibling]) -> None:
+    """Refuse before downloading when the files still to come (by the hub's listed sizes)
+    would not fit; huggingface_hub itself only warns, and a full disk half-way through a
+    few gigabytes helps nobody."""
+    needed = sum(
+        sibling.size or 0 for sibling in wanted if not (partial / sibling.rfilename).is_file()
+    )
+    where = partial
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    free = shutil.disk_usage(where).free
+    if needed > free:
+        raise PullError(
+            f"Not enough disk space for {repo} in {where}: it needs {needed / 1e9:.1f} GB, "
+            f"{free / 1e9:.1f} GB are free."
+        )
+
+
 def pull_repo(
     repo: str,
     target: Path,
@@ -62,21 +84,37 @@ def pull_repo(
     partial = partial_dir(target)
     allow = list(allow_patterns) if allow_patterns is not None else None
     ignore = list(ignore_patterns) if ignore_patterns is not None else None
+
+    def failed(error: Exception) -> PullError:
+        return PullError(
+            f"Could not fetch {repo} from {constants.ENDPOINT}: "
+            f"{type(error).__name__}: {_one_line(error)}"
+        )
+
     try:
         # The listing first: snapshot_download alone, when the hub cannot be reached,
         # returns whatever an earlier pull left in `partial` as if it were complete.
-        info = HfApi().model_info(repo, revision="main")
+        info = HfApi().model_info(repo, revision="main", files_metadata=True)
+    except Exception as error:  # the hub client's errors (and OSError's) share no base
+        raise failed(error) from error
+    wanted = list(
+        filter_repo_objects(
+            info.siblings or [],
+            allow_patterns=allow,
+            ignore_patterns=ignore,
+            key=lambda sibling: sibling.rfilename,
+        )
+    )
+    _check_space(repo, partial, wanted)
+    try:
         snapshot_download(
             repo, revision=info.sha, local_dir=partial, allow_patterns=allow, ignore_patterns=ignore
         )
-    except Exception as error:  # the hub client's errors (and OSError's) share no base
-        raise PullError(
-            f"Could not fetch {repo} from {constants.ENDPOINT}: "
-            f"{type(error).__name__}: {_one_line(error)}"
-        ) from error
-    names = [sibling.rfilename for sibling in info.siblings or []]
-    wanted = filter_repo_objects(names, allow_patterns=allow, ignore_patterns=ignore)
-    missing = [name for name in wanted if not (partial / name).is_file()]
+    except Exception as error:
+        raise failed(error) from error
+    missing = [
+        sibling.rfilename for sibling in wanted if not (partial / sibling.rfilename).is_file()
+    ]
     if missing:
         raise PullError(
             f"Could not fetch all of {repo} from {constants.ENDPOINT}: {len(missing)} files "

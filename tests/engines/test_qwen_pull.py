@@ -153,7 +153,7 @@ def test_a_download_cut_off_half_way_is_not_used_and_resumes_where_it_stopped(
     assert engine_for(data_dir)._clone.path == target
 
 
-def test_an_unknown_size_a_missing_repo_or_a_wrong_checkpoint_fails_and_leaves_none(
+def test_an_unknown_size_a_missing_repo_a_wrong_checkpoint_or_no_room_fails_and_leaves_none(
     hub: Hub, repos: dict[str, dict[str, bytes]], tmp_path: Path
 ) -> None:
     data_dir = tmp_path / "data"
@@ -187,3 +187,12 @@ def test_an_unknown_size_a_missing_repo_or_a_wrong_checkpoint_fails_and_leaves_n
     assert not (models / "qwen3-tts-0.6b-base").exists()
     with pytest.raises(QwenModelError, match="UTTER_QWEN_MODEL_DIR is not set"):
         engine_for(data_dir)
+
+    # A checkpoint bigger than the free space is refused before anything is fetched.
+    hub.listed_size[WEIGHTS] = 10**18
+    full = run_pull(hub.url, tmp_path / "hf", "qwen", "--data-dir", str(data_dir))
+    assert full.returncode == 1
+    assert_one_line_error(full.stderr, f"Not enough disk space for {BASE_17} in {data_dir}")
+    assert "it needs 1000000000.0 GB" in full.stderr
+    assert hub.gets(BASE_17, WEIGHTS) == []
+    assert not (models / "qwen3-tts-1.7b-base").exists()

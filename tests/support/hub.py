@@ -70,6 +70,8 @@ class Hub:
     requests: list[tuple[str, str, str]] = field(default_factory=list)
     # File path -> bytes to send before the next GET of it is cut off (once).
     cut: dict[str, int] = field(default_factory=dict)
+    # File path -> the size the listing gives for it, when that is not its length.
+    listed_size: dict[str, int] = field(default_factory=dict)
     # File path -> bytes sent by GETs of it.
     sent: dict[str, int] = field(default_factory=dict)
 
@@ -92,7 +94,10 @@ class Hub:
                 status_code=404,
                 headers={"X-Error-Code": "RepoNotFound"},
             )
-        siblings = [{"rfilename": name} for name in files]
+        siblings = [
+            {"rfilename": name, "size": self.listed_size.get(name, len(content))}
+            for name, content in files.items()
+        ]
         return JSONResponse({"id": repo, "sha": COMMIT, "siblings": siblings})
 
     async def resolve(self, request: Request) -> Response | _CutOff:
