@@ -9,7 +9,8 @@ The repo lands in `<name>.partial` and is renamed to `<name>` only once every fi
 and `check` accepts what came, so whoever looks for a pulled model (which only ever reads
 `<name>`) never takes a half download for a whole one. Pulling again fetches the repo anew
 into `<name>.partial` and swaps it in when complete; the model already there stays usable
-until then, and stays as it was if that pull fails.
+until then, and stays as it was if that pull fails. A repo that would not fit on the
+disk (by the sizes the hub lists) is refused before anything is fetched.
 """
 
 from __future__ import annotations
