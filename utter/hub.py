@@ -7,14 +7,17 @@ progress bar, and a file cut off half-way is resumed by the next pull (its bytes
 
 The repo lands in `<name>.partial` and is renamed to `<name>` only once every file is in
 and `check` accepts what came, so whoever looks for a pulled model (which only ever reads
-`<name>`) never takes a half download for a whole one. Pulling again fetches the repo anew
-into `<name>.partial` and swaps it in when complete; the model already there stays usable
-until then, and stays as it was if that pull fails. A repo that would not fit on the
-disk (by the sizes the hub lists) is refused before anything is fetched.
+`<name>`) never takes a half download for a whole one. Pulling again fetches nothing when
+`<name>` already holds the hub's current revision (recorded in its `.pulled.json`);
+otherwise the repo comes anew into `<name>.partial` and is swapped in when complete, the
+model already there staying usable until then, and as it was if that pull fails. A repo
+that would not fit on the disk (by the sizes the hub lists) is refused before anything
+is fetched.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,6 +28,8 @@ from utter.errors import Failed
 if TYPE_CHECKING:
     from huggingface_hub.hf_api import RepoSibling
 
+# In a pulled directory: the repo and the revision (commit) it holds.
+PULLED_FILE = ".pulled.json"
 # An error's text can span lines (request ids, URLs); the message stays one line, this long.
 _MAX_DETAIL = 400
 
@@ -65,6 +70,14 @@ def _check_space(repo: str, partial: Path, wanted: Sequence[RepoSibling]) -> Non
         )
 
 
+def _pulled_revision(target: Path) -> dict[str, str] | None:
+    try:
+        found = json.loads((target / PULLED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
 def pull_repo(
     repo: str,
     target: Path,
@@ -98,6 +111,8 @@ def pull_repo(
         info = HfApi().model_info(repo, revision="main", files_metadata=True)
     except Exception as error:  # the hub client's errors (and OSError's) share no base
         raise failed(error) from error
+    if _pulled_revision(target) == {"repo": repo, "revision": info.sha}:
+        return target  # already this revision, whole: nothing to fetch
     wanted = list(
         filter_repo_objects(
             info.siblings or [],
@@ -125,6 +140,8 @@ def pull_repo(
     if problem is not None:
         raise PullError(f"{repo} {problem}")
     try:
+        # Moved into place with the files, so it vouches for a whole download.
+        (partial / PULLED_FILE).write_text(json.dumps({"repo": repo, "revision": info.sha}))
         if target.exists():
             shutil.rmtree(target)
         partial.rename(target)

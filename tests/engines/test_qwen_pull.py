@@ -93,6 +93,24 @@ def test_pulled_checkpoints_are_what_the_qwen_engine_loads_and_speaks_with(
         "qwen3-tts-1.7b-voicedesign",
     ]
 
+    # Pulling again, with the hub at the same revision, only reads the listings.
+    before = len(hub.requests)
+    again = run_pull(hub.url, tmp_path / "hf", "qwen", "--design", "--data-dir", str(data_dir))
+    assert again.returncode == 0, again.stderr
+    assert f"Qwen3-TTS 1.7b Base is in {base}" in again.stdout
+    assert hub.requests[before:] == [
+        ("GET", f"/api/models/{BASE_17}/revision/main", ""),
+        ("GET", f"/api/models/{DESIGN}/revision/main", ""),
+    ]
+
+    # A new revision on the hub replaces the checkpoint, whole.
+    repos[BASE_17]["generation_config.json"] = b'{"max_new_tokens": 32}'
+    hub.commit = "f" * 40
+    newer = run_pull(hub.url, tmp_path / "hf", "qwen", "--data-dir", str(data_dir))
+    assert newer.returncode == 0, newer.stderr
+    assert_same_files(base, repos[BASE_17])
+    assert not (data_dir / "models" / "qwen3-tts-1.7b-base.partial").exists()
+
     engine = engine_for(data_dir)
     assert engine._clone.path == base
     assert engine._design is not None and engine._design.path == design

@@ -66,6 +66,7 @@ class _CutOff:
 class Hub:
     url: str = ""
     repos: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    commit: str = COMMIT  # what `main` is at, for every repo
     # (method, path, Range header or "") of every request, in order.
     requests: list[tuple[str, str, str]] = field(default_factory=list)
     # File path -> bytes to send before the next GET of it is cut off (once).
@@ -77,7 +78,7 @@ class Hub:
 
     def gets(self, repo: str, path: str) -> list[str]:
         """The Range header ("" for none) of each GET of one file."""
-        url = f"/{repo}/resolve/{COMMIT}/{path}"
+        url = f"/{repo}/resolve/{self.commit}/{path}"
         return [rng for method, at, rng in self.requests if method == "GET" and at == url]
 
     def _log(self, request: Request) -> None:
@@ -98,7 +99,7 @@ class Hub:
             {"rfilename": name, "size": self.listed_size.get(name, len(content))}
             for name, content in files.items()
         ]
-        return JSONResponse({"id": repo, "sha": COMMIT, "siblings": siblings})
+        return JSONResponse({"id": repo, "sha": self.commit, "siblings": siblings})
 
     async def resolve(self, request: Request) -> Response | _CutOff:
         self._log(request)
@@ -112,7 +113,7 @@ class Hub:
                 headers={"X-Error-Code": "EntryNotFound"},
             )
         headers = {
-            "X-Repo-Commit": COMMIT,
+            "X-Repo-Commit": self.commit,
             "ETag": f'"{hashlib.sha256(content).hexdigest()}"',
             "Accept-Ranges": "bytes",
         }
