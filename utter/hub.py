@@ -90,10 +90,17 @@ def pull_repo(
     `check(directory)` returns what is wrong with a complete download (a phrase that
     follows the repo's name), or None. Raises PullError, leaving no `target` behind
     when there was none (and the partial download, for the next pull to resume)."""
-    from huggingface_hub import HfApi, constants, snapshot_download
+    try:
+        from huggingface_hub import HfApi, constants, snapshot_download
 
-    # The very filter snapshot_download applies (re-exported, though not in __all__).
-    from huggingface_hub.utils import filter_repo_objects  # type: ignore[attr-defined]
+        # The very filter snapshot_download applies (re-exported, though not in __all__).
+        from huggingface_hub.utils import filter_repo_objects  # type: ignore[attr-defined]
+    except ImportError as error:
+        # It comes with the extras that use the models (transformers, faster-whisper).
+        raise PullError(
+            "Pulling models needs huggingface_hub: pip install -e '.[qwen]' or "
+            "'.[whisper]' (or huggingface_hub alone on a machine that only fetches)."
+        ) from error
 
     partial = partial_dir(target)
     allow = list(allow_patterns) if allow_patterns is not None else None
