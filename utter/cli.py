@@ -498,10 +498,12 @@ def _pull_qwen(data_dir: Path, size: str, *, design: bool) -> None:
     if size not in qwen_pull.BASE_REPOS:
         raise PullError(f"Qwen3-TTS comes in {', '.join(qwen_pull.BASE_REPOS)}, not {size}.")
     path = qwen_pull.pull_checkpoint(data_dir, qwen_pull.BASE, size)
-    print(
-        f"Qwen3-TTS {size} Base is in {path}; the qwen engine clones with it "
-        "when UTTER_QWEN_MODEL_DIR is unset."
-    )
+    taken = qwen_pull.pulled_checkpoint(data_dir, qwen_pull.BASE)
+    if taken == path:
+        uses = "the qwen engine clones with it when UTTER_QWEN_MODEL_DIR is unset."
+    else:  # a larger one pulled earlier comes first
+        uses = f"the qwen engine takes {taken} first: set UTTER_QWEN_MODEL_DIR={path} for this one."
+    print(f"Qwen3-TTS {size} Base is in {path}; {uses}")
     if design:
         # Released at 1.7B only: a smaller Base still pairs with it.
         path = qwen_pull.pull_checkpoint(data_dir, qwen_pull.VOICE_DESIGN, qwen_pull.DESIGN_SIZE)

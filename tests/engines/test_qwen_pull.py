@@ -214,3 +214,30 @@ def test_an_unknown_size_a_missing_repo_a_wrong_checkpoint_or_no_room_fails_and_
     assert "it needs 1000000000.0 GB" in full.stderr
     assert hub.gets(BASE_17, WEIGHTS) == []
     assert not (models / "qwen3-tts-1.7b-base").exists()
+
+
+def test_with_both_sizes_pulled_the_engine_takes_the_larger_and_the_pull_says_so(
+    hub: Hub, repos: dict[str, dict[str, bytes]], tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    repos[BASE_06] = repos[BASE_17]
+    small = data_dir / "models" / "qwen3-tts-0.6b-base"
+    large = data_dir / "models" / "qwen3-tts-1.7b-base"
+
+    def pull(size: str) -> str:
+        done = run_pull(
+            hub.url, tmp_path / "hf", "qwen", "--size", size, "--data-dir", str(data_dir)
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert f"{small}; the qwen engine clones with it" in pull("0.6b")
+    assert engine_for(data_dir)._clone.path == small
+    assert f"{large}; the qwen engine clones with it" in pull("1.7b")
+    assert engine_for(data_dir)._clone.path == large
+    # Already there: nothing fetched, and the setting that would choose it is named.
+    assert (
+        f"{small}; the qwen engine takes {large} first: set UTTER_QWEN_MODEL_DIR={small} "
+        "for this one." in pull("0.6b")
+    )
+    assert hub.gets(BASE_06, WEIGHTS) == [""]
