@@ -153,5 +153,5 @@ def pull_repo(
             shutil.rmtree(target)
         partial.rename(target)
     except OSError as error:
-        raise PullError(f"Could not move {partial} to {target}: {_one_line(error)}") from error
+        raise PullError(f"Could not put {repo} in place at {target}: {_one_line(error)}") from error
     return target
