@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from utter.engines.qwen_pull import DEFAULT_SIZE as QWEN_DEFAULT_SIZE
 from utter.logs import configure_logging, uvicorn_log_options
 from utter.settings import Settings, get_settings
 from utter.transcription.whisper import DEFAULT_PULL_SIZE, HUB_REPOS
@@ -461,16 +462,55 @@ def cmd_mail(args: argparse.Namespace) -> int:
 
 
 def cmd_models_pull(args: argparse.Namespace) -> int:
-    from utter.transcription.whisper import WhisperModelError, pull_model
+    from utter.hub import PullError
 
     settings = _settings_with(args)
     try:
-        path = pull_model(settings.data_dir, args.size)
-    except WhisperModelError as error:
+        if args.model == "qwen":
+            _pull_qwen(settings.data_dir, args.size or QWEN_DEFAULT_SIZE, design=args.design)
+        else:
+            if args.design:
+                raise PullError("--design is for qwen only.")
+            _pull_whisper(settings.data_dir, args.size or DEFAULT_PULL_SIZE)
+    except PullError as error:
         print(f"utter models pull: {error.message}", file=sys.stderr)
         return 1
-    print(f"Whisper {args.size} is in {path}; the whisper transcription provider uses it.")
+    except KeyboardInterrupt:
+        print("utter models pull: interrupted; pull again to resume.", file=sys.stderr)
+        return 130
     return 0
+
+
+def _pull_whisper(data_dir: Path, size: str) -> None:
+    from utter.hub import PullError
+    from utter.transcription.whisper import pull_model
+
+    if size not in HUB_REPOS:
+        raise PullError(f"Whisper comes in {', '.join(HUB_REPOS)}, not {size}.")
+    path = pull_model(data_dir, size)
+    print(f"Whisper {size} is in {path}; the whisper transcription provider uses it.")
+
+
+def _pull_qwen(data_dir: Path, size: str, *, design: bool) -> None:
+    from utter.engines import qwen_pull
+    from utter.hub import PullError
+
+    if size not in qwen_pull.BASE_REPOS:
+        raise PullError(f"Qwen3-TTS comes in {', '.join(qwen_pull.BASE_REPOS)}, not {size}.")
+    path = qwen_pull.pull_checkpoint(data_dir, qwen_pull.BASE, size)
+    taken = qwen_pull.pulled_checkpoint(data_dir, qwen_pull.BASE)
+    if taken == path:
+        uses = "the qwen engine clones with it when UTTER_QWEN_MODEL_DIR is unset."
+    else:  # a larger one pulled earlier comes first
+        uses = f"the qwen engine takes {taken} first: set UTTER_QWEN_MODEL_DIR={path} for this one."
+    print(f"Qwen3-TTS {size} Base is in {path}; {uses}")
+    if design:
+        # Released at 1.7B only: a smaller Base still pairs with it.
+        path = qwen_pull.pull_checkpoint(data_dir, qwen_pull.VOICE_DESIGN, qwen_pull.DESIGN_SIZE)
+        print(
+            f"Qwen3-TTS {qwen_pull.DESIGN_SIZE} VoiceDesign is in {path}; the qwen engine "
+            "designs voices with it when UTTER_QWEN_DESIGN_MODEL_DIR is unset."
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -527,12 +567,16 @@ def build_parser() -> argparse.ArgumentParser:
     pull = models_sub.add_parser(
         "pull", help="download a model from the Hugging Face hub (HF_ENDPOINT is honoured)"
     )
-    pull.add_argument("model", choices=["whisper"], help="which model")
+    pull.add_argument("model", choices=["whisper", "qwen"], help="which model")
     pull.add_argument(
         "--size",
-        choices=list(HUB_REPOS),
-        default=DEFAULT_PULL_SIZE,
-        help=f"Whisper size (default: {DEFAULT_PULL_SIZE}); *.en ones hear English only",
+        help=f"whisper: {' | '.join(HUB_REPOS)} (default: {DEFAULT_PULL_SIZE}; *.en ones hear "
+        f"English only); qwen: 1.7b | 0.6b (default: {QWEN_DEFAULT_SIZE})",
+    )
+    pull.add_argument(
+        "--design",
+        action="store_true",
+        help="qwen: also the VoiceDesign checkpoint (released at 1.7B only, whatever --size)",
     )
     data_dir_flag(pull)
     pull.set_defaults(func=cmd_models_pull)

@@ -261,12 +261,14 @@ class Settings(BaseSettings):
     qwen_model_dir: Path | None = Field(
         default=None,
         description="`qwen` engine: local Qwen3-TTS Base checkpoint directory (0.6B or 1.7B) "
-        "used for cloning. Required by that engine; weights are never fetched from a hub.",
+        "used for cloning. Unset: the one `utter models pull qwen` put in DATA_DIR/models; "
+        "the engine needs one. Weights are never fetched while running.",
     )
     qwen_design_model_dir: Path | None = Field(
         default=None,
         description="`qwen` engine: local Qwen3-TTS 1.7B VoiceDesign checkpoint directory. "
-        "Unset: voice design is off.",
+        "Unset: the one `utter models pull qwen --design` put in DATA_DIR/models, else voice "
+        "design is off.",
     )
     qwen_device: str = Field(
         default="auto",

@@ -244,7 +244,7 @@ def test_create_engine_builds_qwen_and_refuses_without_a_checkpoint(
 
     configured = Settings(_env_file=None, engine="qwen", qwen_model_dir=tiny_qwen.base)  # type: ignore[call-arg]
     assert isinstance(create_engine(configured), QwenEngine)
-    unset = Settings(_env_file=None, engine="qwen")  # type: ignore[call-arg]
+    unset = Settings(_env_file=None, engine="qwen", data_dir=tmp_path)  # type: ignore[call-arg]
     with pytest.raises(QwenModelError, match="UTTER_QWEN_MODEL_DIR is not set"):
         create_engine(unset)
 

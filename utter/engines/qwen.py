@@ -1,9 +1,10 @@
 """The `qwen` engine: Qwen3-TTS through the `qwen-tts` package, on this machine.
 
 Weights come only from local checkpoint directories (`UTTER_QWEN_MODEL_DIR`, a Base
-checkpoint for cloning; `UTTER_QWEN_DESIGN_MODEL_DIR`, a VoiceDesign one), never from a
-model hub: the engine refuses to start when a directory is missing or holds the wrong
-kind of checkpoint. On CUDA it runs in bfloat16 with FlashAttention 2 when `flash_attn`
+checkpoint for cloning; `UTTER_QWEN_DESIGN_MODEL_DIR`, a VoiceDesign one; unset, those
+`utter models pull qwen` put in DATA_DIR/models), never from a model hub while running:
+the engine refuses to start when a directory is missing or holds the wrong kind of
+checkpoint. On CUDA it runs in bfloat16 with FlashAttention 2 when `flash_attn`
 is installed (SDPA otherwise); on a CPU in float32 with SDPA.
 
 Models load on first use, so constructing the engine is cheap and `capabilities()` reads
@@ -41,6 +42,7 @@ from utter.engines.qwen_common import (
     max_new_tokens_for,
     synthesize_in_groups,
 )
+from utter.engines.qwen_pull import pulled_checkpoint
 from utter.engines.text import chunk_text
 from utter.errors import Failed
 
@@ -79,7 +81,7 @@ def read_checkpoint(path: Path | None, setting: str, kind: str) -> Checkpoint:
     if path is None:
         raise QwenModelError(
             f"{setting} is not set: the qwen engine needs a local Qwen3-TTS {name} checkpoint "
-            "directory (see docs/engines.md for downloading one)."
+            "directory; `utter models pull qwen` fetches one (see docs/engines.md)."
         )
     if not path.is_dir():
         raise QwenModelError(f"{setting}={path} does not exist or is not a directory.")
@@ -186,8 +188,9 @@ class QwenEngine:
     @classmethod
     def from_settings(cls, settings: Settings) -> QwenEngine:
         return cls(
-            settings.qwen_model_dir,
-            settings.qwen_design_model_dir,
+            # Unset: what `utter models pull qwen` fetched into DATA_DIR, if anything.
+            settings.qwen_model_dir or pulled_checkpoint(settings.data_dir, "base"),
+            settings.qwen_design_model_dir or pulled_checkpoint(settings.data_dir, "voice_design"),
             device=settings.qwen_device,
             max_chunk_chars=settings.qwen_max_chunk_chars,
             batch_size=settings.qwen_batch_size,

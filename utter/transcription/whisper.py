@@ -25,6 +25,7 @@ from typing import Any
 from utter.audio.decode import decode
 from utter.cpu import CpuPool
 from utter.errors import Failed
+from utter.hub import models_dir, pull_repo
 from utter.languages import AUTO, CODES
 from utter.transcription.base import Transcript, UnsupportedLanguageError, language_code
 
@@ -61,7 +62,7 @@ class WhisperModelError(Failed):
 
 
 def pulled_model_path(data_dir: Path, size: str) -> Path:
-    return data_dir / "models" / f"whisper-{size}"
+    return models_dir(data_dir) / f"whisper-{size}"
 
 
 def pulled_model_dir(data_dir: Path) -> Path | None:
@@ -73,30 +74,22 @@ def pulled_model_dir(data_dir: Path) -> Path | None:
     return None
 
 
+def _check_model(directory: Path) -> str | None:
+    if not (directory / "model.bin").is_file():
+        return "has no model.bin: not a faster-whisper model."
+    return None
+
+
 def pull_model(data_dir: Path, size: str = DEFAULT_PULL_SIZE) -> Path:
-    """Fetch a faster-whisper model from the hub (HF_ENDPOINT and HF_TOKEN are honoured by
-    huggingface_hub) into DATA_DIR/models/whisper-<size>. It lands in a `.partial`
-    directory first and is renamed when complete, so a broken download is never picked."""
-    from huggingface_hub import constants, snapshot_download
-
-    target = pulled_model_path(data_dir, size)
-    partial = target.with_name(target.name + ".partial")
-    try:
-        snapshot_download(HUB_REPOS[size], local_dir=partial, allow_patterns=MODEL_FILES)
-    except Exception as error:  # the hub client's errors share no base class
-        # A partial download stays where it is: the next pull resumes it.
-        raise WhisperModelError(
-            f"Could not fetch {HUB_REPOS[size]} from {constants.ENDPOINT}: "
-            f"{type(error).__name__}: {error}"
-        ) from error
-    if not (partial / "model.bin").is_file():
-        raise WhisperModelError(f"{HUB_REPOS[size]} has no model.bin: not a faster-whisper model.")
-    if target.exists():
-        import shutil
-
-        shutil.rmtree(target)
-    partial.rename(target)
-    return target
+    """Fetch a faster-whisper model from the hub into DATA_DIR/models/whisper-<size>
+    (`utter.hub.pull_repo`: HF_ENDPOINT honoured, resumable, never half there).
+    Raises utter.hub.PullError."""
+    return pull_repo(
+        HUB_REPOS[size],
+        pulled_model_path(data_dir, size),
+        allow_patterns=MODEL_FILES,
+        check=_check_model,
+    )
 
 
 def shipped_model_dir() -> Path | None:
