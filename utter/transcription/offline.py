@@ -31,7 +31,8 @@ DEFAULT_MAX_SECONDS = 300.0
 
 class EnglishRecognizer:
     """One pocketsphinx decoder, loaded on first use; calls are serialised (it is not
-    thread-safe) and block."""
+    thread-safe) and block. Each clip is heard on its own: the same audio always gives
+    the same words, whatever was recognised before."""
 
     def __init__(self) -> None:
         self._decoder: Any = None
@@ -48,6 +49,11 @@ class EnglishRecognizer:
 
                 self._decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
             decoder = self._decoder
+            # The front end carries its noise and signal-level estimates from one
+            # utterance to the next, so the same clip gave different words depending on
+            # what came before. Rebuilding it makes every clip start as on a fresh
+            # decoder, for ~0.02 ms instead of the ~0.4 s a new decoder costs.
+            decoder.reinit_feat()
             decoder.start_utt()
             decoder.process_raw(pcm, full_utt=True)
             decoder.end_utt()
