@@ -1,7 +1,8 @@
 """Offline English transcription with pocketsphinx and the en-us model its wheel ships.
 
-A coarse recogniser (roughly 65-90% of words right on clean speech), but it runs on
-any machine with no downloads, which makes the transcript field useful out of the box.
+A coarse recogniser (roughly 65-90% of words right on clean synthetic speech, half on
+telephone recordings), but it runs on any machine with no downloads: the fallback of the
+default `auto` provider when Whisper is not installed.
 pocketsphinx holds the GIL for the whole utterance, so the API runs it (and the decode
 before it) in its CPU processes (`utter.cpu`), never in its own.
 """
@@ -80,7 +81,7 @@ def transcribe_upload(data: bytes, max_seconds: float) -> tuple[str, float]:
 
 
 class OfflineTranscriber:
-    """The default transcriber: English only, on this machine.
+    """The zero-download transcriber: English only, on this machine.
 
     With a `CpuPool` the work runs in its processes (as the API does); without one, in a
     thread of this process (for callers that are CPU workers themselves)."""
