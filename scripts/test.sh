@@ -28,7 +28,7 @@ stamp="$VENV/.utter-test-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "Installing Utter with its test dependencies into $VENV…"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -e '.[dev,qwen,modal]'
+  "$VENV/bin/python" -m pip install --quiet -e '.[dev,qwen,modal,whisper]'
   touch "$stamp"
 fi
 # PyPI's torchaudio (pulled by qwen-tts) is a CUDA build whose native libraries cannot load

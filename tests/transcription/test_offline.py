@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.allison import prompt
 from tests.support.audio import TEXT, encode, speech
 from tests.support.wer import word_error_rate
 from utter.audio import AudioError, decode
 from utter.transcription import OfflineTranscriber, UnsupportedLanguageError, transcribe_english
+from utter.transcription.offline import SAMPLE_RATE, EnglishRecognizer
 
 # Measured 0.14 on this text (pocketsphinx hears "weather's", "watch", "in open for");
 # the bound leaves room for other CPUs' floating point while still meaning "most words".
@@ -57,3 +59,26 @@ async def test_an_upload_over_the_length_limit_is_refused() -> None:
     with pytest.raises(AudioError) as caught:
         await transcriber.transcribe(encode(speech(SENTENCE), "mp3"), "a.mp3", "English")
     assert caught.value.reason == "too_long"
+
+
+def test_the_same_clip_gives_the_same_words_whatever_was_heard_before() -> None:
+    # Real speech (8 kHz telephone prompts) on which pocketsphinx's front end, when it
+    # carried its state over, heard the first clip differently once the second had been
+    # decoded ("…will be added at the next…" became "…added that the next…").
+    first, other = (
+        decode(prompt(name), SAMPLE_RATE).samples
+        for name in ("queue-youarenext", "conf-waitforleader")
+    )
+    recognizer = EnglishRecognizer()
+
+    before = recognizer.recognise(first, SAMPLE_RATE)
+    recognizer.recognise(other, SAMPLE_RATE)
+    after = recognizer.recognise(first, SAMPLE_RATE)
+    again = recognizer.recognise(first, SAMPLE_RATE)
+    fresh = EnglishRecognizer().recognise(first, SAMPLE_RATE)
+
+    print(f"\n{before!r}")
+    assert before  # it heard words at all
+    assert after == before
+    assert again == before
+    assert fresh == before
