@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from bench.qwen_gpu import CODEC_FRAMES_PER_SECOND
+from bench.qwen_gpu import (
+    CODEC_FRAMES_PER_SECOND,
+    SIZES,
+    TEXT_VOCAB,
+    paced_tokens,
+    speaker_encoder_config,
+    talker_config,
+)
 from utter.engines.join import PAUSE_SECONDS
 
 pytestmark = pytest.mark.slow
@@ -75,6 +82,9 @@ def test_a_tiny_run_writes_every_measure(tmp_path: Path) -> None:
         row["audio_seconds_per_second"] for row in rows
     )
 
+    best = size["best_batched_audio_seconds_per_second"]
+    assert size["meets_targets"] == {"single_stream": None, "batched": best >= 30.0}
+
     single = size["single_stream"]
     assert single == {**rows[0], **{k: single[k] for k in ("x_real_time", "real_time_factor")}}
     assert single["x_real_time"] == single["audio_seconds_per_second"]
@@ -96,6 +106,37 @@ def test_a_tiny_run_writes_every_measure(tmp_path: Path) -> None:
     assert engine["x_real_time"] == pytest.approx(
         engine["audio_seconds"] / engine["wall_seconds"], rel=0.01
     )
+
+
+def test_full_size_checkpoints_are_as_large_as_the_released_ones() -> None:
+    """The configs build (on the meta device: shapes only, no memory) into the released
+    sizes: the 0.6B Base's model.safetensors is 1.83 GB in bfloat16; the 1.7B's talker
+    is twice as wide, with the same 1,024-wide code predictor behind a projection."""
+    import torch
+    from qwen_tts.core.models.configuration_qwen3_tts import Qwen3TTSConfig
+    from qwen_tts.core.models.modeling_qwen3_tts import Qwen3TTSForConditionalGeneration
+
+    counts = {}
+    for name, size in SIZES.items():
+        config = Qwen3TTSConfig(
+            talker_config=talker_config(size, TEXT_VOCAB),
+            speaker_encoder_config=speaker_encoder_config(size),
+            tts_model_type="base",
+        )
+        with torch.device("meta"):
+            model = Qwen3TTSForConditionalGeneration(config)
+        counts[name] = sum(p.numel() for p in model.parameters())
+        predictor = model.talker.code_predictor
+        assert isinstance(predictor.small_to_mtp_projection, torch.nn.Linear) == (name == "1.7b")
+    assert counts["0.6b"] * 2 / 1e9 == pytest.approx(1.83, abs=0.01)
+    assert 1.8e9 < counts["1.7b"] < 2.0e9
+
+
+def test_engine_calls_are_held_to_the_pace_of_their_longest_text() -> None:
+    # 140 characters at 14 a second: 10 s, 125 frames, asked for as 126 tokens.
+    assert paced_tokens(["x" * 140, "y" * 20], 2048) == 126
+    assert paced_tokens(["x" * 141], 2048) == 127  # a part of a frame is a frame
+    assert paced_tokens(["x" * 140], 100) == 100  # never more than the engine asked for
 
 
 def test_full_size_on_a_cpu_is_refused_with_a_reason() -> None:
