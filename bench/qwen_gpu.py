@@ -381,7 +381,7 @@ class Device:
             props = torch.cuda.get_device_properties(self.name)
             info["gpu"] = props.name
             info["gpu_memory_bytes"] = int(props.total_memory)
-            info["cuda"] = torch.version.cuda
+            info["cuda_version"] = torch.version.cuda
         return info
 
 
