@@ -23,8 +23,8 @@ from tests.support.users import make_user
 from utter.api.owned import TASK_NOT_FOUND
 from utter.cpu import CpuPool
 from utter.db import Database
-from utter.engines.base import Audio
 from utter.engines.adapt import PACE_RANGE
+from utter.engines.base import Audio
 from utter.engines.local import LocalEngine
 from utter.engines.piper_voice import SENTENCE_PAUSE_SECONDS
 from utter.engines.text import chunk_text
