@@ -469,9 +469,10 @@ def frame_matching_gain(sp: Floats, sample_rate: int, transform: VoiceTransform)
     mean of its KNN_K nearest centroids, compared inside the reference's band."""
     assert transform.centroids_db is not None and transform.band is not None
     band = transform.band
-    order = CODEBOOK_ORDER
-    basis = _cosine_basis(order)
+    basis = _cosine_basis(CODEBOOK_ORDER)
     env = _on_grid(10.0 * np.log10(sp + 1e-16), sample_rate)
+    # Smoothed as the centroids are, so that detail they lack is not read as a difference;
+    # levels are compared inside the band only (outside it the reference has no voice).
     env = (env - env.mean(axis=1, keepdims=True)) @ basis.T @ basis
     own = env[:, band] - env[:, band].mean(axis=1, keepdims=True)
     book = transform.centroids_db[:, band]
@@ -519,7 +520,6 @@ def apply_transform(
         gain_db += transform.tilt_db_per_octave * np.log2(np.maximum(freqs, 100.0) / 1000.0)
     sp = sp * 10.0 ** (gain_db / 10.0)
     if transform.centroids_db is not None and transform.knn_strength > 0 and np.any(voiced):
-        sp = sp.copy()
         sp[voiced] *= 10.0 ** (frame_matching_gain(sp[voiced], sample_rate, transform) / 10.0)
     if transform.aperiodicity_db:
         ap = ap.copy()
