@@ -2,9 +2,10 @@
 recorded (bench/quality.py's speakers, measures and seeds; one full run, ~2.5 min alone on
 two cores: all nine speakers, all three texts).
 
-Targets: a clone moves real speakers on average at least 0.15 closer (resemblyzer) to
-their held-out speech than plain Piper is; at least 5 of the 9 clones are closer to their
-own speaker than to any other; no clone's WER passes plain Piper's by more than 5 points;
+Targets: a clone moves real speakers on average at least 0.23 closer (resemblyzer) to
+their held-out speech than plain Piper is; at least 6 of the 9 clones are closer to their
+own speaker than to any other (both met only with frame-level envelope matching: without
+it, +0.21 and 5 of 9); no clone's WER passes plain Piper's by more than 5 points;
 clones have no more pitch breaks on average than plain Piper; design pitch rules land
 within 1.5 semitones and pace rules within 10 % of what they say; plain Piper speaks at
 150-180 words per minute.
@@ -32,13 +33,13 @@ def measured() -> dict[str, Any]:
 def test_clones_move_real_speakers_towards_themselves(measured: dict[str, Any]) -> None:
     gains = {r["speaker"]: round(r["gain"], 3) for r in measured["speakers"]}
     print("similarity gain over plain Piper:", gains)
-    assert measured["summary"]["mean_gain_real"] >= 0.15, gains
+    assert measured["summary"]["mean_gain_real"] >= 0.23, gains
 
 
 def test_most_clones_are_closest_to_their_own_speaker(measured: dict[str, Any]) -> None:
     ranks = {r["speaker"]: f"{r['rank']}/{r['persons']}" for r in measured["speakers"]}
     print("rank of the own speaker:", ranks)
-    assert measured["summary"]["rank_one"] >= 5, ranks
+    assert measured["summary"]["rank_one"] >= 6, ranks
 
 
 def test_no_clone_is_much_harder_to_understand_than_plain_piper(

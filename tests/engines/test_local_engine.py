@@ -18,8 +18,12 @@ from utter.engines import create_engine
 from utter.engines.adapt import analyse_speaker
 from utter.engines.base import Audio, Cancelled, Engine, JobControl, UnsupportedLanguage
 from utter.engines.design_mapping import parse_description
-from utter.engines.join import PAUSE_SECONDS
-from utter.engines.local import ESPEAK_VOICES, TARGET_SPEECH_DBFS, LocalEngine
+from utter.engines.local import (
+    ESPEAK_VOICES,
+    TARGET_SPEECH_DBFS,
+    LocalEngine,
+    chunk_pause_seconds,
+)
 from utter.engines.piper_voice import anglicize, lossy_share
 from utter.errors import Invalid
 from utter.settings import Settings
@@ -258,11 +262,11 @@ def test_each_chunk_is_handed_over_levelled_as_it_sounds_in_the_final_clip(
     for _, _, piece in parts:
         assert piece.sample_rate == 24_000
         assert abs(_speech_level_dbfs(piece.samples) - TARGET_SPEECH_DBFS - gain_db) < 1.0
-    # The final clip is the pieces joined by short pauses: the same samples, not re-levelled.
+    # The final clip is the pieces joined by the pause between sentences at the design's
+    # pace: the same samples, not re-levelled.
     pieces = [piece.samples for _, _, piece in parts]
-    assert len(audio.samples) == sum(len(p) for p in pieces) + round(PAUSE_SECONDS * 24_000) * (
-        total - 1
-    )
+    pause = round(chunk_pause_seconds(parse_description("a calm woman").style()) * 24_000)
+    assert len(audio.samples) == sum(len(p) for p in pieces) + pause * (total - 1)
     fade = round(0.02 * 24_000)
     first = pieces[0]
     np.testing.assert_array_equal(audio.samples[: len(first) - fade], first[: len(first) - fade])

@@ -8,6 +8,13 @@ Piper's output: pitch level and range, a frequency-warp factor for the envelope
 (a shorter or longer vocal tract moves every formant by the same ratio), a smooth
 equaliser for what the warp leaves, a spectral tilt and an aperiodicity offset.
 
+Global statistics carry little of a speaker (an accent's vowels, a voice's quality live
+in the shapes of individual sounds), so a clone also matches frames: the reference's
+voiced envelopes are kept, as a codebook of CODEBOOK_SIZE centroids, and each voiced
+frame of Piper's moves part of the way toward the mean of its KNN_K nearest centroids
+(the k-nearest-neighbour voice-conversion idea, on WORLD envelopes). The move is
+partial and capped, so Piper's phonetic content stays intelligible.
+
 Pitch (f0) comes from Praat's autocorrelation tracker (`praat-parselmouth`), taken at
 WORLD's frame times; CheapTrick, D4C and synthesis are WORLD's. Measured against
 Praat's own reading at its standard settings (tests/engines/test_f0.py), on 10 ms
@@ -47,7 +54,7 @@ FRAME_PERIOD_MS = 5.0
 ANY_F0_FLOOR, ANY_F0_CEIL = 50.0, 600.0
 SOURCE_F0_FLOOR, SOURCE_F0_CEIL = 60.0, 300.0
 # Bumped whenever the analysis changes, so profiles stored by an older one are redone.
-PROFILE_VERSION = 2
+PROFILE_VERSION = 3
 # Output pitch never leaves the range of human voices.
 OUTPUT_F0_MIN, OUTPUT_F0_MAX = 45.0, 650.0
 
@@ -73,6 +80,17 @@ MAX_ANALYSIS_SECONDS = 20.0
 PERIODIC_BELOW_DB = -8.0
 # Half a second of voicing, the least that gives a usable pitch and envelope average.
 MIN_VOICED_FRAMES = 100
+# Frame-level matching: the reference's voiced envelopes as a codebook of centroids
+# (smoothed by keeping CODEBOOK_ORDER cosine coefficients on ENVELOPE_GRID_HZ), and each
+# voiced frame of Piper's moved KNN_STRENGTH of the way toward the mean of its KNN_K
+# nearest centroids, by at most KNN_LIMIT_DB.
+CODEBOOK_SIZE = 128
+CODEBOOK_ORDER = 40
+KNN_K = 4
+KNN_STRENGTH = 0.5
+KNN_LIMIT_DB = 6.0
+# The reference's band: grid points whose mean envelope is within this of its 1-3 kHz level.
+BAND_FLOOR_DB = 30.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +104,9 @@ class SpeakerProfile:
     aperiodicity_db: float
     # Letters of transcript per second of sound, when a transcript was given.
     letters_per_second: float | None
+    # Cosine coefficients (CODEBOOK_SIZE × CODEBOOK_ORDER) of centroids of the voiced
+    # frames' level-free envelopes; None for Piper's own voice.
+    codebook: Floats | None = field(default=None, repr=False)
 
     @property
     def f0_median_hz(self) -> float:
@@ -101,6 +122,9 @@ class SpeakerProfile:
             "letters_per_second": (
                 None if self.letters_per_second is None else round(self.letters_per_second, 4)
             ),
+            "codebook": None
+            if self.codebook is None
+            else [[round(float(v), 2) for v in row] for row in self.codebook],
         }
 
     @classmethod
@@ -109,17 +133,26 @@ class SpeakerProfile:
         try:
             envelope = np.asarray(data["envelope_db"], dtype=np.float64)
             rate = data.get("letters_per_second")
+            book = data.get("codebook")
+            codebook = None if book is None else np.asarray(book, dtype=np.float64)
             profile = cls(
                 f0_log_mean=float(data["f0_log_mean"]),
                 f0_log_std=float(data["f0_log_std"]),
                 envelope_db=envelope,
                 aperiodicity_db=float(data["aperiodicity_db"]),
                 letters_per_second=None if rate is None else float(rate),
+                codebook=codebook,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"Not a speaker profile: {exc}") from None
         if envelope.shape != ENVELOPE_GRID_HZ.shape or not np.all(np.isfinite(envelope)):
             raise ValueError("Not a speaker profile: the envelope has the wrong shape.")
+        if codebook is not None and (
+            codebook.ndim != 2
+            or codebook.shape[1] != CODEBOOK_ORDER
+            or not np.all(np.isfinite(codebook))
+        ):
+            raise ValueError("Not a speaker profile: the codebook has the wrong shape.")
         return profile
 
 
@@ -151,6 +184,11 @@ class VoiceTransform:
     eq_db: Floats | None = field(default=None, repr=False)  # on ENVELOPE_GRID_HZ
     tilt_db_per_octave: float = 0.0
     aperiodicity_db: float = 0.0
+    # Frame-level matching: centroid envelopes (dB on ENVELOPE_GRID_HZ), the grid points
+    # they are compared on, and how far each voiced frame moves toward its nearest ones.
+    centroids_db: Floats | None = field(default=None, repr=False)
+    band: npt.NDArray[np.bool_] | None = field(default=None, repr=False)
+    knn_strength: float = 0.0
 
     def is_identity_for(self, source: SpeakerProfile) -> bool:
         return (
@@ -160,6 +198,7 @@ class VoiceTransform:
             and (self.eq_db is None or not np.any(np.abs(self.eq_db) > 0.05))
             and abs(self.tilt_db_per_octave) < 1e-3
             and abs(self.aperiodicity_db) < 1e-3
+            and (self.centroids_db is None or self.knn_strength < 1e-3)
         )
 
 
@@ -249,6 +288,47 @@ def count_letters(text: str) -> int | None:
     return sum(ch.isalpha() for ch in text)
 
 
+def _cosine_basis(order: int) -> Floats:
+    """Orthonormal DCT-II rows over ENVELOPE_GRID_HZ: an envelope's first `order`
+    coefficients keep its broad shape (formants, tilt) and drop the fine detail."""
+    n = len(ENVELOPE_GRID_HZ)
+    k = np.arange(order)[:, None]
+    basis: Floats = np.sqrt(2.0 / n) * np.cos(np.pi * k * (np.arange(n)[None, :] + 0.5) / n)
+    basis[0] /= np.sqrt(2.0)
+    return basis
+
+
+def _kmeans(points: Floats, size: int, rounds: int = 25) -> Floats:
+    """Deterministic k-means: centroids start at frames evenly spread in time."""
+    if len(points) <= size:
+        return points.copy()
+    centroids: Floats = points[np.linspace(0, len(points) - 1, size).round().astype(int)].copy()
+    squared = np.sum(points**2, axis=1)[:, None]
+    for _ in range(rounds):
+        distance = squared - 2.0 * points @ centroids.T + np.sum(centroids**2, axis=1)[None, :]
+        nearest = np.argmin(distance, axis=1)
+        counts = np.bincount(nearest, minlength=size)
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, nearest, points)
+        filled = counts > 0
+        centroids[filled] = sums[filled] / counts[filled, None]
+    return centroids
+
+
+def codebook_of(envelopes_db: Floats) -> Floats:
+    """Cosine coefficients of centroids of level-free envelopes on ENVELOPE_GRID_HZ."""
+    coefficients = envelopes_db @ _cosine_basis(CODEBOOK_ORDER).T
+    return _kmeans(coefficients, CODEBOOK_SIZE)
+
+
+def reference_band(envelope_db: Floats) -> npt.NDArray[np.bool_]:
+    """Grid points where the reference's channel carries its voice: its mean envelope
+    within BAND_FLOOR_DB of its 1-3 kHz level (an 8 kHz recording stops near 4 kHz)."""
+    core = (ENVELOPE_GRID_HZ >= 1000.0) & (ENVELOPE_GRID_HZ <= 3000.0)
+    band: npt.NDArray[np.bool_] = envelope_db >= envelope_db[core].mean() - BAND_FLOOR_DB
+    return band
+
+
 def _profile_from_world(
     world: _World, letters: int | None, sounding_seconds: float
 ) -> SpeakerProfile:
@@ -274,6 +354,7 @@ def _profile_from_world(
         envelope_db=env.mean(axis=0),
         aperiodicity_db=float(ap_db[:, band].mean()),
         letters_per_second=rate,
+        codebook=codebook_of(env),
     )
 
 
@@ -345,12 +426,18 @@ def clone_transform(source: SpeakerProfile, target: SpeakerProfile) -> VoiceTran
     residual = target.envelope_db - _warped(source.envelope_db, warp)
     eq = _smooth_log_frequency(residual, EQ_SMOOTHING_OCTAVES)
     eq = np.clip(eq - eq.mean(), -EQ_LIMIT_DB, EQ_LIMIT_DB)
+    centroids = None
+    if target.codebook is not None and KNN_STRENGTH > 0:
+        centroids = target.codebook @ _cosine_basis(target.codebook.shape[1])
     return VoiceTransform(
         f0_log_mean=target.f0_log_mean,
         f0_log_std=target.f0_log_std,
         warp=warp,
         eq_db=eq,
         aperiodicity_db=float(np.clip(target.aperiodicity_db - source.aperiodicity_db, -6, 6)),
+        centroids_db=centroids,
+        band=reference_band(target.envelope_db),
+        knn_strength=KNN_STRENGTH,
     )
 
 
@@ -375,6 +462,36 @@ def _warp_bins(frames: Floats, warp: float, sample_rate: int) -> Floats:
     w = pos - lo
     result: Floats = frames[:, lo] * (1.0 - w) + frames[:, lo + 1] * w
     return result
+
+
+def frame_matching_gain(sp: Floats, sample_rate: int, transform: VoiceTransform) -> Floats:
+    """The gain (dB over FFT bins, per frame) that moves each of `sp`'s frames toward the
+    mean of its KNN_K nearest centroids, compared inside the reference's band."""
+    assert transform.centroids_db is not None and transform.band is not None
+    band = transform.band
+    basis = _cosine_basis(CODEBOOK_ORDER)
+    env = _on_grid(10.0 * np.log10(sp + 1e-16), sample_rate)
+    # Smoothed as the centroids are, so that detail they lack is not read as a difference;
+    # levels are compared inside the band only (outside it the reference has no voice).
+    env = (env - env.mean(axis=1, keepdims=True)) @ basis.T @ basis
+    own = env[:, band] - env[:, band].mean(axis=1, keepdims=True)
+    book = transform.centroids_db[:, band]
+    book = book - book.mean(axis=1, keepdims=True)
+    distance = (
+        np.sum(own**2, axis=1)[:, None] - 2.0 * own @ book.T + np.sum(book**2, axis=1)[None, :]
+    )
+    k = min(KNN_K, len(book))
+    nearest = np.argpartition(distance, k - 1, axis=1)[:, :k]
+    goal = book[nearest].mean(axis=1)
+    delta_band = np.clip(transform.knn_strength * (goal - own), -KNN_LIMIT_DB, KNN_LIMIT_DB)
+    delta = np.zeros((len(sp), len(ENVELOPE_GRID_HZ)))
+    delta[:, band] = delta_band
+    freqs = _bin_freqs(sp.shape[1], sample_rate)
+    idx = np.searchsorted(ENVELOPE_GRID_HZ, freqs).clip(1, len(ENVELOPE_GRID_HZ) - 1)
+    lo = ENVELOPE_GRID_HZ[idx - 1]
+    w = np.clip((freqs - lo) / (ENVELOPE_GRID_HZ[idx] - lo), 0.0, 1.0)
+    gain: Floats = delta[:, idx - 1] * (1.0 - w) + delta[:, idx] * w
+    return gain
 
 
 def apply_transform(
@@ -402,6 +519,8 @@ def apply_transform(
     if transform.tilt_db_per_octave:
         gain_db += transform.tilt_db_per_octave * np.log2(np.maximum(freqs, 100.0) / 1000.0)
     sp = sp * 10.0 ** (gain_db / 10.0)
+    if transform.centroids_db is not None and transform.knn_strength > 0 and np.any(voiced):
+        sp[voiced] *= 10.0 ** (frame_matching_gain(sp[voiced], sample_rate, transform) / 10.0)
     if transform.aperiodicity_db:
         ap = ap.copy()
         ap[voiced] = np.clip(ap[voiced] * 10.0 ** (transform.aperiodicity_db / 20.0), 1e-4, 1.0)

@@ -10,7 +10,8 @@ from utter.engines.base import Audio, JobControl, Samples
 from utter.engines.text import max_duration_seconds
 
 CROSSFADE_SECONDS = 0.02
-# A short breath between chunks: chunks end at sentence ends, where speakers pause.
+# A short breath between chunks: chunks end at sentence ends, where speakers pause. The
+# default; an engine whose pauses between sentences follow its pace passes its own.
 PAUSE_SECONDS = 0.12
 
 
@@ -64,12 +65,14 @@ def synthesize_chunks(
     sample_rate: int,
     control: JobControl,
     finish: Callable[[Samples], Samples] | None = None,
+    pause: float = PAUSE_SECONDS,
 ) -> Audio:
     """Speak each chunk in turn, checking for cancellation before each, then join them.
 
     Each chunk's length is bounded and `finish` (an engine's levelling) applied to it on
     its own, so the piece handed to `control.part` right after is exactly what the final
-    clip holds there; progress is reported after each chunk."""
+    clip holds there; progress is reported after each chunk. Chunks are joined through
+    `pause` seconds of silence."""
     total = len(chunks)
     control.progress(0, total)
     parts: list[Samples] = []
@@ -81,4 +84,4 @@ def synthesize_chunks(
         parts.append(samples)
         control.part(index, total, Audio(samples, sample_rate))
         control.progress(index + 1, total)
-    return Audio(crossfade_join(parts, sample_rate), sample_rate)
+    return Audio(crossfade_join(parts, sample_rate, pause=pause), sample_rate)

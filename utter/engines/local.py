@@ -46,6 +46,7 @@ from utter.engines.design_mapping import parse_description
 from utter.engines.join import synthesize_chunks
 from utter.engines.piper_voice import (
     DEFAULT_LENGTH_SCALE,
+    SENTENCE_PAUSE_SECONDS,
     PiperSpeaker,
     PiperStyle,
     default_model_path,
@@ -115,6 +116,11 @@ def normalize_level(samples: Samples, sample_rate: int, gain_db: float = 0.0) ->
         gain *= PEAK_LIMIT / peak
     scaled: Samples = (samples * gain).astype(np.float32)
     return scaled
+
+
+def chunk_pause_seconds(style: PiperStyle) -> float:
+    """The silence between two chunks: Piper's pause between sentences at this pace."""
+    return SENTENCE_PAUSE_SECONDS * style.length_scale
 
 
 def _identity(source: SpeakerProfile) -> VoiceTransform:
@@ -245,7 +251,10 @@ class LocalEngine:
             # stable speech level.
             return normalize_level(samples, SAMPLE_RATE, gain_db)
 
-        return synthesize_chunks(chunks, speak, SAMPLE_RATE, control, finish=level)
+        # Chunks end at sentence ends: the pause between two chunks is the one between two
+        # sentences of a chunk, stretched with the pace the same way.
+        pause = chunk_pause_seconds(style)
+        return synthesize_chunks(chunks, speak, SAMPLE_RATE, control, finish=level, pause=pause)
 
     def close(self) -> None:
         with self._lock:
