@@ -7,12 +7,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.engines.test_qwen import Spy, assert_valid_output
+from tests.jobs.conftest import running_studio
 from tests.support.qwen_tiny import TinyQwen, tiny_reference
+from utter.cpu import CpuPool
+from utter.db import Database
 from utter.engines.base import Audio, Cancelled, JobControl
 from utter.engines.qwen import QwenEngine
 from utter.engines.text import chunk_text
@@ -233,3 +237,52 @@ def test_design_and_clone_jobs_at_once_never_share_a_call(
     assert {w for call in design.calls for w in speakers(call)} == {"Dee"}
     assert sum(len(call["text"]) for call in design.calls) == 3
     engine.close()
+
+
+@pytest.mark.slow
+async def test_a_worker_batches_two_users_generations_into_shared_calls(
+    tiny_qwen: TinyQwen,
+    monkeypatch: pytest.MonkeyPatch,
+    db: Database,
+    database_url: str,
+    cpu: CpuPool,
+    tmp_path: Path,
+) -> None:
+    """Through the queue: two users generate at once on one worker (two jobs at once, one
+    engine); some model call holds both users' chunks, and both tasks complete."""
+    engine = QwenEngine(
+        tiny_qwen.base,
+        max_chunk_chars=CHUNK_CHARS,
+        batch_size=4,
+        max_new_tokens=6,
+        gather_seconds=1.0,
+    )
+    engine.generate("Warm up.", "English", tiny_reference("warm-up"), JobControl())
+    generate = Spy(monkeypatch, "generate_voice_clone")
+    texts = {"Ann": sentences("Ann", 8), "Bob": sentences("Bob", 8)}
+    try:
+        async with running_studio(
+            db, database_url, tmp_path / "data", engine, cpu, concurrency=2
+        ) as studio:
+            users = {name: await studio.user_with_voice() for name in texts}
+            started = {
+                name: await studio.generate(user, voice, texts[name])
+                for name, (user, voice) in users.items()
+            }
+            finished = {
+                name: await studio.wait_for(users[name][0], started[name]["task_id"])
+                for name in texts
+            }
+    finally:
+        engine.close()
+
+    for name, task in finished.items():
+        assert task["status"] == "completed", task
+        assert task["chunks_done"] == task["chunks_total"] == 8, name
+        assert len(task["audio_parts"]) == 8
+    assert any(set(speakers(call)) == {"Ann", "Bob"} for call in generate.calls)
+    spoken = [text for call in generate.calls for text in call["text"]]
+    for name, text in texts.items():
+        assert sorted(t for t in spoken if t.startswith(name)) == sorted(
+            chunk_text(text, CHUNK_CHARS)
+        )
