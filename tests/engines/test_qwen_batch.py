@@ -4,17 +4,25 @@ and failures stay each job's own."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from tests.engines.test_qwen import Spy, assert_valid_output
 from tests.jobs.conftest import running_studio
+from tests.jobs.test_engine_processes import _queue_previews, _statuses, _wait
+from tests.support.postgres import migrated_database
 from tests.support.qwen_tiny import TinyQwen, tiny_reference
+from tests.support.serve_process import stop
 from utter.cpu import CpuPool
 from utter.db import Database
 from utter.engines.base import Audio, Cancelled, JobControl
@@ -286,3 +294,49 @@ async def test_a_worker_batches_two_users_generations_into_shared_calls(
         assert sorted(t for t in spoken if t.startswith(name)) == sorted(
             chunk_text(text, CHUNK_CHARS)
         )
+
+
+@pytest.mark.slow
+def test_utter_worker_runs_qwen_jobs_at_once_in_one_process(
+    tiny_qwen: TinyQwen, pg_server_url: str, tmp_path: Path
+) -> None:
+    """`utter worker --engine qwen --concurrency 2`: no engine processes; the two jobs
+    run in the worker itself and their chunks share a model call."""
+    url = migrated_database(pg_server_url)
+    task_ids = asyncio.run(_queue_previews(url, 2))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UTTER_")}
+    env.update(
+        {
+            "DATABASE_URL": url,
+            "UTTER_DATA_DIR": str(tmp_path / "data"),
+            "UTTER_ENGINE": "qwen",
+            "UTTER_QWEN_MODEL_DIR": str(tiny_qwen.base),
+            "UTTER_QWEN_DESIGN_MODEL_DIR": str(tiny_qwen.voice_design),
+            "UTTER_QWEN_DEVICE": "cpu",
+            "UTTER_QWEN_MAX_NEW_TOKENS": "16",
+            "UTTER_LOG_LEVEL": "debug",
+            "OMP_NUM_THREADS": "1",
+        }
+    )
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "utter", "worker", "--concurrency", "2"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait(
+            lambda: asyncio.run(_statuses(url, task_ids)) == ["completed", "completed"],
+            "the jobs did not complete",
+            log,
+            proc,
+        )
+        assert psutil.Process(proc.pid).children(recursive=True) == []
+    finally:
+        stop(proc)
+    assert proc.returncode == 0, log.read_text()
+    text = log.read_text()
+    assert "2 at once" in text
+    assert "model call: 2 design requests from 2 jobs" in text, text

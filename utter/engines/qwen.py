@@ -254,8 +254,10 @@ class QwenEngine:
     ) -> Audio:
         self._require_language(language)
         chunks = chunk_text(text, self._max_chunk_chars)
-        model = self._model(self._clone)
+        # In the batcher from the start: while this job waits for the model to load, a
+        # batch of the others' chunks waits briefly for its first one.
         with self._batcher.job(control) as job:
+            model = self._model(self._clone)
             prompt = self._voice_prompt(model, reference, job)
 
             def speak(group: Sequence[str]) -> list[Samples]:
@@ -270,8 +272,8 @@ class QwenEngine:
             )
         self._require_language(language)
         chunks = chunk_text(text, self._max_chunk_chars)
-        self._model(self._design)
         with self._batcher.job(control) as job:
+            self._model(self._design)
 
             def speak(group: Sequence[str]) -> list[Samples]:
                 return job.run(DESIGN, [DesignChunk(text, language, instruct) for text in group])

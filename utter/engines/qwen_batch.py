@@ -153,6 +153,12 @@ class Batcher:
             live = [r for r in batch if r.future.set_running_or_notify_cancel()]
             if not live:
                 continue
+            log.debug(
+                "model call: %d %s requests from %d jobs",
+                len(live),
+                live[0].kind,
+                len({r.job for r in live}),
+            )
             try:
                 results = self._run_batch(live[0].kind, [r.item for r in live])
                 if len(results) != len(live):
