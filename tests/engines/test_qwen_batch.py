@@ -32,8 +32,8 @@ from utter.engines.text import chunk_text
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
 
 CHUNK_CHARS = 60
-# Long enough that two jobs started together always join each other in a batch; a lone
-# job never waits for it (see test_a_lone_job_never_waits_for_the_gather_window).
+# Long enough that two jobs started together always join each other in a batch (a lone
+# job never waits in it: test_a_lone_job_never_waits_for_the_gather_window).
 GATHER_SECONDS = 5.0
 HANG_GUARD_SECONDS = 120
 
@@ -215,15 +215,24 @@ def test_a_model_error_fails_the_jobs_in_that_batch_only(
 
 
 def test_a_lone_job_never_waits_for_the_gather_window(
-    engine: QwenEngine, monkeypatch: pytest.MonkeyPatch
+    tiny_qwen: TinyQwen, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A window far beyond the hang guard: a job that waited in it even once would still
+    # be running when run_at_once gives up on it.
+    engine = QwenEngine(
+        tiny_qwen.base,
+        max_chunk_chars=CHUNK_CHARS,
+        batch_size=2,
+        max_new_tokens=6,
+        gather_seconds=10 * HANG_GUARD_SECONDS,
+    )
     generate = Spy(monkeypatch, "generate_voice_clone")
     ann = clone_job(engine, "Ann", sentences("Ann", 5), 140.0)
 
-    # The window is 5 s: waiting in it before each of three calls would take 15 s. Alone,
-    # the job's calls are its own groups, as without a batcher.
     run_at_once(ann)
-    assert ann.error is None
+
+    assert ann.error is None and ann.audio is not None
+    # Alone, the job's calls are its own groups, as without a batcher.
     chunks = chunk_text(sentences("Ann", 5), CHUNK_CHARS)
     assert [call["text"] for call in generate.calls] == [chunks[0:1], chunks[1:3], chunks[3:5]]
     engine.close()
