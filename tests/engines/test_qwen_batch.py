@@ -257,7 +257,7 @@ def test_design_and_clone_jobs_at_once_never_share_a_call(
 
 
 @pytest.mark.slow
-async def test_a_worker_batches_two_users_generations_into_shared_calls(
+async def test_a_worker_batches_two_users_generations_and_cancels_one(
     tiny_qwen: TinyQwen,
     monkeypatch: pytest.MonkeyPatch,
     db: Database,
@@ -266,7 +266,8 @@ async def test_a_worker_batches_two_users_generations_into_shared_calls(
     tmp_path: Path,
 ) -> None:
     """Through the queue: two users generate at once on one worker (two jobs at once, one
-    engine); some model call holds both users' chunks, and both tasks complete."""
+    engine); some model call holds both users' chunks, and both tasks complete. Then one
+    user cancels while both run, and the other's task still completes."""
     engine = QwenEngine(
         tiny_qwen.base,
         max_chunk_chars=CHUNK_CHARS,
@@ -290,15 +291,36 @@ async def test_a_worker_batches_two_users_generations_into_shared_calls(
                 name: await studio.wait_for(users[name][0], started[name]["task_id"])
                 for name in texts
             }
+
+            # Again, and Ann's user cancels once her first piece is out: Bob's completes.
+            first_round = len(generate.calls)
+            ann, bob = users["Ann"], users["Bob"]
+            long_text = sentences("Ann", 16)
+            ann_task = (await studio.generate(ann[0], ann[1], long_text))["task_id"]
+            bob_task = (await studio.generate(bob[0], bob[1], texts["Bob"]))["task_id"]
+            await studio.wait_for(ann[0], ann_task, until=lambda t: t["chunks_done"] >= 1)
+            cancel = await studio.client.post(
+                f"/api/tasks/{ann_task}/cancel", headers=ann[0].headers
+            )
+            assert cancel.json() == {"cancelled": True, "task_id": ann_task}
+            bob_done = await studio.wait_for(bob[0], bob_task)
+            ann_done = await studio.wait_for(ann[0], ann_task)
     finally:
         engine.close()
+
+    assert bob_done["status"] == "completed", bob_done
+    assert bob_done["chunks_done"] == bob_done["chunks_total"] == 8
+    assert ann_done["status"] == "cancelled"
+    ann_spoken = [w for call in generate.calls[first_round:] for w in speakers(call) if w == "Ann"]
+    assert 1 <= len(ann_spoken) < 16
 
     for name, task in finished.items():
         assert task["status"] == "completed", task
         assert task["chunks_done"] == task["chunks_total"] == 8, name
         assert len(task["audio_parts"]) == 8
-    assert any(set(speakers(call)) == {"Ann", "Bob"} for call in generate.calls)
-    spoken = [text for call in generate.calls for text in call["text"]]
+    together = generate.calls[:first_round]
+    assert any(set(speakers(call)) == {"Ann", "Bob"} for call in together)
+    spoken = [text for call in together for text in call["text"]]
     for name, text in texts.items():
         assert sorted(t for t in spoken if t.startswith(name)) == sorted(
             chunk_text(text, CHUNK_CHARS)
