@@ -153,11 +153,19 @@ WORKER_PROCESS_CONNECTIONS = 4 + QUEUE_CONNECTIONS
 SPARE_CONNECTIONS = 10
 
 
+def worker_processes(settings: Settings) -> int:
+    """Processes the job worker runs: one per job at once, or one for all of them when
+    the engine shares its model across jobs."""
+    from utter.engines import shares_model_across_jobs
+
+    return 1 if shares_model_across_jobs(settings) else settings.worker_concurrency
+
+
 def api_process_settings(settings: Settings, workers: int, max_connections: int) -> Settings:
     """Each of `workers` API processes' share: UTTER_CPU_WORKERS divided among them (at
     least one each), and a pool small enough that all processes together, the job worker's
     engine processes included, stay within the database's max_connections."""
-    engine_processes = settings.worker_concurrency if settings.serve_worker else 0
+    engine_processes = worker_processes(settings) if settings.serve_worker else 0
     budget = (
         max_connections - SPARE_CONNECTIONS - engine_processes * WORKER_PROCESS_CONNECTIONS
     ) // workers - QUEUE_CONNECTIONS
@@ -350,6 +358,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _run_worker_command(args: argparse.Namespace, settings: Settings, concurrency: int) -> int:
+    from utter.engines import shares_model_across_jobs
     from utter.jobs.worker import run_worker
     from utter.runtime import database_url
     from utter.supervise import engine_processes, run_all
@@ -361,10 +370,11 @@ def _run_worker_command(args: argparse.Namespace, settings: Settings, concurrenc
         async def main() -> None:
             loop = asyncio.get_running_loop()
             stop: Callable[[], object]
-            if concurrency > 1:
+            if concurrency > 1 and not shares_model_across_jobs(settings):
                 # N engine calls at once means N engines, each in its own process: one
                 # engine is not safe to call from several threads, and the GIL would
-                # share one core among them anyway.
+                # share one core among them anyway. (`qwen` instead runs the N jobs in
+                # this process on one model, batching their chunks together.)
                 stopping = asyncio.Event()
                 children = engine_processes(
                     settings.model_copy(update={"database_url": url}), concurrency
@@ -372,7 +382,7 @@ def _run_worker_command(args: argparse.Namespace, settings: Settings, concurrenc
                 work = asyncio.create_task(run_all(children, stopping))
                 stop = stopping.set
             else:
-                work = asyncio.create_task(run_worker(settings, url, concurrency=1))
+                work = asyncio.create_task(run_worker(settings, url, concurrency=concurrency))
                 stop = work.cancel
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop)

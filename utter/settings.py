@@ -85,7 +85,9 @@ class Settings(BaseSettings):
         ge=1,
         description="Engine calls `utter worker` (and the worker inside `utter serve`) runs "
         "at once. Above 1, the worker starts this many engine processes, each with its own "
-        "engine (and its own copy of the model in memory) running one job at a time.",
+        "engine (and its own copy of the model in memory) running one job at a time; with "
+        "the `qwen` engine, one process runs this many jobs at once on one model instead, "
+        "batching their chunks together into shared model calls.",
     )
     api_workers: int = Field(
         default=1,
@@ -289,7 +291,8 @@ class Settings(BaseSettings):
         default=4,
         ge=1,
         description="`qwen` and `modal` engines: chunks generated together in one model "
-        "call. Cancelling and progress act between batches.",
+        "call (with `qwen`, chunks of all the jobs a worker runs at once). Cancelling and "
+        "progress act between batches.",
     )
     qwen_max_new_tokens: int = Field(
         default=2048,

@@ -121,3 +121,17 @@ def test_api_processes_share_the_cpu_workers_and_fit_in_max_connections() -> Non
     assert share.db_pool_min <= share.db_pool_max
     # Room to spare: the configured pool is kept as it is.
     assert api_process_settings(settings, 2, 1000).db_pool_max == 10
+
+
+def test_a_qwen_worker_counts_as_one_process_in_the_connection_budget() -> None:
+    # qwen runs its N jobs in one worker process (one model, batched calls), so the API
+    # processes keep the connections N engine processes would have taken.
+    from utter.cli import api_process_settings, worker_processes
+    from utter.settings import Settings
+
+    local = Settings(engine="local", db_pool_max=10, worker_concurrency=4)
+    qwen = Settings(engine="qwen", db_pool_max=10, worker_concurrency=4)
+    assert worker_processes(local) == 4
+    assert worker_processes(qwen) == 1
+    assert api_process_settings(qwen, 8, 100).db_pool_max == 6
+    assert api_process_settings(local, 8, 100).db_pool_max == 3

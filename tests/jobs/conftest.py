@@ -40,9 +40,15 @@ class Studio(TaskApi):
 
 @contextlib.asynccontextmanager
 async def running_studio(
-    db: Database, database_url: str, data_dir: Path, engine: Engine, cpu: CpuPool
+    db: Database,
+    database_url: str,
+    data_dir: Path,
+    engine: Engine,
+    cpu: CpuPool,
+    concurrency: int | None = None,
 ) -> AsyncIterator[Studio]:
-    """The app in process and a worker running `engine`, both on `db`, until the block ends."""
+    """The app in process and a worker running `engine` (`concurrency` jobs at once, one
+    by default), both on `db`, until the block ends."""
     settings = app_settings(
         data_dir,
         public_url="http://testserver",
@@ -50,7 +56,9 @@ async def running_studio(
         worker_heartbeat_seconds=0.5,
     )
     app = create_app(settings, db=db, worker=False, cpu=cpu)
-    worker = asyncio.create_task(run_worker(settings, database_url, engine=engine))
+    worker = asyncio.create_task(
+        run_worker(settings, database_url, engine=engine, concurrency=concurrency)
+    )
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

@@ -31,6 +31,13 @@ def create_engine(settings: Settings) -> Engine:
     raise ValueError(f"Unknown engine {settings.engine!r}.")
 
 
+def shares_model_across_jobs(settings: Settings) -> bool:
+    """Whether the configured engine runs the worker's jobs at once in one process on one
+    model (`qwen`: it batches their chunks together) rather than one process each. Known
+    from the name alone, so deciding loads nothing."""
+    return settings.engine == "qwen"
+
+
 def engine_capabilities(settings: Settings) -> Capabilities:
     """What the configured engine offers (languages, clone, design), for the API's rules.
     Cheap: engines load their models on first use, and this one is never used."""

@@ -7,6 +7,10 @@ the engine refuses to start when a directory is missing or holds the wrong kind 
 checkpoint. On CUDA it runs in bfloat16 with FlashAttention 2 when `flash_attn`
 is installed (SDPA otherwise); on a CPU in float32 with SDPA.
 
+Several jobs may call one engine at once (one thread each): their chunks are batched
+together into the same model calls by `utter.engines.qwen_batch`, on one thread that
+owns the model.
+
 Models load on first use, so constructing the engine is cheap and `capabilities()` reads
 only the checkpoint's config. torch and qwen-tts are imported then too: importing this
 module costs nothing.
@@ -35,6 +39,13 @@ from utter.engines.base import (
     Samples,
     UnsupportedLanguage,
 )
+from utter.engines.qwen_batch import (
+    EXCLUSIVE,
+    GATHER_SECONDS,
+    Batcher,
+    BatchJob,
+    run_exclusive,
+)
 from utter.engines.qwen_common import (
     DEFAULT_MAX_CHUNK_CHARS,
     SAMPLE_RATE,
@@ -54,6 +65,24 @@ if TYPE_CHECKING:
 PROMPT_CACHE_SIZE = 64
 
 _KIND_NAMES = {"base": "Base", "voice_design": "VoiceDesign"}
+
+
+CLONE = "clone"
+DESIGN = "design"
+
+
+@dataclass(frozen=True)
+class CloneChunk:
+    text: str
+    language: str
+    prompt: Any  # the voice's qwen_tts VoiceClonePromptItem
+
+
+@dataclass(frozen=True)
+class DesignChunk:
+    text: str
+    language: str
+    instruct: str
 
 
 class QwenModelError(Failed):
@@ -157,7 +186,15 @@ def _fingerprint(reference: Reference) -> str:
 
 
 class QwenEngine:
-    """Clone with a Base checkpoint, design with a VoiceDesign one (optional)."""
+    """Clone with a Base checkpoint, design with a VoiceDesign one (optional).
+
+    Safe to call from several threads at once: every model call goes through one
+    `Batcher`, which puts the chunks of all the jobs running at once into shared model
+    calls (up to `batch_size` chunks each). A worker therefore runs its
+    UTTER_WORKER_CONCURRENCY jobs with this one engine rather than one engine each."""
+
+    # Read by the worker: run this many jobs at once in one process, sharing the model.
+    shares_model_across_jobs = True
 
     def __init__(
         self,
@@ -168,6 +205,7 @@ class QwenEngine:
         max_chunk_chars: int = DEFAULT_MAX_CHUNK_CHARS,
         batch_size: int = 4,
         max_new_tokens: int = 2048,
+        gather_seconds: float = GATHER_SECONDS,
     ) -> None:
         if max_chunk_chars < 1 or batch_size < 1 or max_new_tokens < 1:
             raise ValueError("max_chunk_chars, batch_size and max_new_tokens must be positive")
@@ -184,6 +222,9 @@ class QwenEngine:
         self._lock = threading.Lock()
         self._models: dict[str, Any] = {}
         self._prompts: OrderedDict[str, tuple[str, Any]] = OrderedDict()
+        # Every model call goes through it, so the jobs running at once share calls.
+        self._gather_seconds = gather_seconds
+        self._batcher = self._new_batcher()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> QwenEngine:
@@ -216,19 +257,16 @@ class QwenEngine:
     ) -> Audio:
         self._require_language(language)
         chunks = chunk_text(text, self._max_chunk_chars)
-        model = self._model(self._clone)
-        prompt = self._voice_prompt(model, reference)
+        # In the batcher from the start: while this job waits for the model to load, a
+        # batch of the others' chunks waits briefly for its first one.
+        with self._batcher.job(control) as job:
+            model = self._model(self._clone)
+            prompt = self._voice_prompt(model, reference, job)
 
-        def speak(group: Sequence[str]) -> list[Samples]:
-            wavs, rate = model.generate_voice_clone(
-                text=list(group),
-                language=[language] * len(group),
-                voice_clone_prompt=prompt,
-                max_new_tokens=max_new_tokens_for(group, self._max_new_tokens),
-            )
-            return [_as_output(wav, rate) for wav in wavs]
+            def speak(group: Sequence[str]) -> list[Samples]:
+                return job.run(CLONE, [CloneChunk(text, language, prompt) for text in group])
 
-        return synthesize_in_groups(chunks, self._batch_size, speak, control)
+            return synthesize_in_groups(chunks, self._batch_size, speak, control)
 
     def design(self, text: str, language: str, instruct: str, control: JobControl) -> Audio:
         if self._design is None:
@@ -237,20 +275,44 @@ class QwenEngine:
             )
         self._require_language(language)
         chunks = chunk_text(text, self._max_chunk_chars)
-        model = self._model(self._design)
+        with self._batcher.job(control) as job:
+            self._model(self._design)
 
-        def speak(group: Sequence[str]) -> list[Samples]:
-            wavs, rate = model.generate_voice_design(
-                text=list(group),
-                language=[language] * len(group),
-                instruct=[instruct] * len(group),
-                max_new_tokens=max_new_tokens_for(group, self._max_new_tokens),
+            def speak(group: Sequence[str]) -> list[Samples]:
+                return job.run(DESIGN, [DesignChunk(text, language, instruct) for text in group])
+
+            return synthesize_in_groups(chunks, self._batch_size, speak, control)
+
+    def _run_batch(self, kind: str, items: Sequence[Any]) -> list[Any]:
+        """One model call for a batch of chunks, which may come from several jobs (each
+        chunk with its own language and voice): on the batcher's thread only."""
+        if kind == EXCLUSIVE:
+            return run_exclusive(items)
+        texts = [item.text for item in items]
+        max_new_tokens = max_new_tokens_for(texts, self._max_new_tokens)
+        if kind == CLONE:
+            wavs, rate = self._models["base"].generate_voice_clone(
+                text=texts,
+                language=[item.language for item in items],
+                # One prompt item per text: each chunk speaks in its own job's voice.
+                voice_clone_prompt=[item.prompt for item in items],
+                max_new_tokens=max_new_tokens,
             )
-            return [_as_output(wav, rate) for wav in wavs]
-
-        return synthesize_in_groups(chunks, self._batch_size, speak, control)
+        elif kind == DESIGN:
+            wavs, rate = self._models["voice_design"].generate_voice_design(
+                text=texts,
+                language=[item.language for item in items],
+                instruct=[item.instruct for item in items],
+                max_new_tokens=max_new_tokens,
+            )
+        else:
+            raise ValueError(f"Unknown batch kind {kind!r}.")
+        return [_as_output(wav, rate) for wav in wavs]
 
     def close(self) -> None:
+        # Its thread ends after its current batch; a later call starts a fresh one.
+        batcher, self._batcher = self._batcher, self._new_batcher()
+        batcher.close()
         with self._lock:
             had_models = bool(self._models)
             self._models.clear()
@@ -260,6 +322,9 @@ class QwenEngine:
 
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
+
+    def _new_batcher(self) -> Batcher:
+        return Batcher(self._run_batch, self._batch_size, gather_seconds=self._gather_seconds)
 
     def _require_language(self, language: str) -> None:
         if language not in self.capabilities().languages:
@@ -273,9 +338,10 @@ class QwenEngine:
                 self._models[checkpoint.kind] = model
             return model
 
-    def _voice_prompt(self, model: Any, reference: Reference) -> Any:
-        """The clone prompt for a voice, built once and kept (least recently used go first).
-        The fingerprint notices a voice whose reference changed under the same id."""
+    def _voice_prompt(self, model: Any, reference: Reference, job: BatchJob) -> Any:
+        """The clone prompt item for a voice, built once (on the model's thread, between
+        batches) and kept (least recently used go first). The fingerprint notices a voice
+        whose reference changed under the same id."""
         fingerprint = _fingerprint(reference)
         with self._lock:
             cached = self._prompts.get(reference.voice_id)
@@ -285,10 +351,12 @@ class QwenEngine:
         transcript = reference.transcript.strip()
         # ICL mode (reference codes + transcript) clones best; without a transcript only
         # the speaker embedding can be used.
-        prompt = model.create_voice_clone_prompt(
-            ref_audio=(reference.audio.samples, reference.audio.sample_rate),
-            ref_text=transcript or None,
-            x_vector_only_mode=not transcript,
+        [prompt] = job.call(
+            lambda: model.create_voice_clone_prompt(
+                ref_audio=(reference.audio.samples, reference.audio.sample_rate),
+                ref_text=transcript or None,
+                x_vector_only_mode=not transcript,
+            )
         )
         with self._lock:
             self._prompts[reference.voice_id] = (fingerprint, prompt)

@@ -48,11 +48,23 @@ from utter.supervise import Backoff
 
 log = logging.getLogger(__name__)
 
-# Engine calls one worker process runs at once. One: every engine holds one model (one
-# Piper session and WORLD analysis on the CPUs, one checkpoint on the GPU, one Modal
-# client) and none is shown safe to call from several threads. More engine calls at once
-# come from more processes: `utter worker --concurrency N` starts N of them.
+# Engine calls one worker process runs at once. One: most engines hold one model (one
+# Piper session and WORLD analysis on the CPUs, one Modal client) and are not shown safe
+# to call from several threads; more engine calls at once come from more processes
+# (`utter worker --concurrency N` starts N of them). An engine that shares its model
+# across jobs (`qwen`, whose batcher puts the jobs' chunks into shared model calls)
+# gets one thread per job instead: see `engine_threads`.
 ENGINE_THREADS = 1
+
+
+def engine_threads(engine: Engine, jobs: int) -> int:
+    """Engine calls to run at once for `jobs` jobs at once in this process."""
+    return max(1, jobs) if shares_model_across_jobs(engine) else ENGINE_THREADS
+
+
+def shares_model_across_jobs(engine: Engine) -> bool:
+    """Whether the engine may be called by several jobs at once, sharing one model."""
+    return bool(getattr(engine, "shares_model_across_jobs", False))
 
 
 def register_handlers(queue: procrastinate.App) -> None:
@@ -153,7 +165,8 @@ async def run_worker(
     # Lives as long as the engine (across reconnections), so a call left running by a
     # lost database still has the engine to itself.
     engine_executor = ThreadPoolExecutor(
-        max_workers=ENGINE_THREADS, thread_name_prefix="utter-engine"
+        max_workers=engine_threads(engine, concurrency or settings.worker_concurrency),
+        thread_name_prefix="utter-engine",
     )
     loop = asyncio.get_running_loop()
     backoff = Backoff(first=1.0, ceiling=30.0, healthy_after=60.0)
