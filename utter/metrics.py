@@ -79,6 +79,26 @@ ENGINE_AUDIO_SECONDS = Counter(
 ENGINE_WALL_SECONDS = Counter(
     "utter_engine_wall_seconds_total", "Wall seconds engine calls took, by engine.", ["engine"]
 )
+# A model call that several jobs share (the `qwen` engine's batcher): its job's engine time
+# includes waiting for calls made for others, so ENGINE_RTF understates the model; these
+# count the calls themselves.
+MODEL_CALL_CHUNKS = Histogram(
+    "utter_model_call_chunks",
+    "Chunks (of any jobs) one batched model call spoke, by kind (clone, design).",
+    ["kind"],
+    buckets=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32),
+)
+MODEL_CALL_SECONDS = Histogram(
+    "utter_model_call_seconds",
+    "Wall seconds of one batched model call, by kind (clone, design).",
+    ["kind"],
+    buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128),
+)
+MODEL_CALL_AUDIO_SECONDS = Counter(
+    "utter_model_call_audio_seconds_total",
+    "Seconds of audio batched model calls made, by kind (clone, design).",
+    ["kind"],
+)
 STORAGE_ERRORS = Counter(
     "utter_storage_errors_total",
     "Storage operations that failed for a reason other than the request's own "
@@ -115,6 +135,13 @@ def observe_engine(engine: str, audio_seconds: float, wall_seconds: float) -> No
     ENGINE_WALL_SECONDS.labels(engine).inc(wall_seconds)
     if wall_seconds > 0:
         ENGINE_RTF.labels(engine).observe(audio_seconds / wall_seconds)
+
+
+def observe_model_call(kind: str, chunks: int, seconds: float, audio_seconds: float) -> None:
+    """One model call of a batcher, whichever jobs its chunks came from."""
+    MODEL_CALL_CHUNKS.labels(kind).observe(chunks)
+    MODEL_CALL_SECONDS.labels(kind).observe(seconds)
+    MODEL_CALL_AUDIO_SECONDS.labels(kind).inc(audio_seconds)
 
 
 P = ParamSpec("P")

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.engines.test_qwen import Spy, assert_valid_output
 from tests.jobs.conftest import running_studio
@@ -23,6 +25,8 @@ from tests.jobs.test_engine_processes import _queue_previews, _statuses, _wait
 from tests.support.postgres import migrated_database
 from tests.support.qwen_tiny import TinyQwen, tiny_reference
 from tests.support.serve_process import stop
+from tests.support.server import app_settings
+from utter.api.metrics import create_worker_metrics_app
 from utter.cpu import CpuPool
 from utter.db import Database
 from utter.engines.base import Audio, Cancelled, JobControl
@@ -182,6 +186,52 @@ def test_cancelling_one_job_drops_its_chunks_and_the_other_completes(
     assert spoken == [["Ann", "Bob"], ["Ann", "Bob"], ["Bob"], ["Bob", "Bob"]]
     assert ann.parts == [0]  # the chunk of the call still running when she cancelled is dropped
     engine.close()
+
+
+def _scrape_sample(text: str, name: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                return float(s.value)
+    return 0.0
+
+
+async def test_a_shared_model_call_is_counted_once_in_the_workers_scrape(
+    engine: QwenEngine, db: Database, tmp_path: Path
+) -> None:
+    """Two jobs of one sentence each make one model call of two chunks: the scrape counts
+    one call of 2 chunks, its seconds, and at least the audio the two jobs got."""
+    settings = app_settings(tmp_path / "data", database_url=db.url, metrics_token="t" * 32)
+    app = create_worker_metrics_app(settings, db.url)
+
+    bearer = {"Authorization": f"Bearer {'t' * 32}"}
+    ann = clone_job(engine, "Ann", sentences("Ann", 1), 140.0)
+    bob = clone_job(engine, "Bob", sentences("Bob", 1), 220.0)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://worker") as client:
+            before = (await client.get("/metrics", headers=bearer)).text
+            await asyncio.to_thread(run_at_once, ann, bob)
+            response = await client.get("/metrics", headers=bearer)
+    engine.close()
+    assert response.status_code == 200, response.text
+    after = response.text
+
+    def added(name: str, **labels: str) -> float:
+        return _scrape_sample(after, name, **labels) - _scrape_sample(before, name, **labels)
+
+    assert ann.audio is not None and bob.audio is not None
+    assert added("utter_model_call_chunks_count", kind="clone") == 1
+    assert added("utter_model_call_chunks_sum", kind="clone") == 2
+    # In the bucket of two chunks, not in that of one.
+    assert added("utter_model_call_chunks_bucket", kind="clone", le="1.0") == 0
+    assert added("utter_model_call_chunks_bucket", kind="clone", le="2.0") == 1
+    assert added("utter_model_call_seconds_count", kind="clone") == 1
+    assert added("utter_model_call_seconds_sum", kind="clone") > 0
+    spoken = sum(len(job.audio.samples) / job.audio.sample_rate for job in (ann, bob))
+    assert spoken > 0
+    assert added("utter_model_call_audio_seconds_total", kind="clone") >= spoken - 1e-6
+    assert added("utter_model_call_chunks_count", kind="design") == 0
 
 
 def test_a_model_error_fails_the_jobs_in_that_batch_only(

@@ -56,6 +56,7 @@ from utter.engines.qwen_common import (
 from utter.engines.qwen_pull import pulled_checkpoint
 from utter.engines.text import chunk_text
 from utter.errors import Failed
+from utter.metrics import observe_model_call
 
 if TYPE_CHECKING:
     from utter.settings import Settings
@@ -176,6 +177,11 @@ def _as_output(samples: Any, rate: int) -> Samples:
     if rate != SAMPLE_RATE:
         wav = soxr.resample(wav, rate, SAMPLE_RATE).astype(np.float32, copy=False)
     return wav
+
+
+def _observe_call(kind: str, results: Sequence[Samples], seconds: float) -> None:
+    audio_seconds = sum(len(samples) for samples in results) / SAMPLE_RATE
+    observe_model_call(kind, len(results), seconds, audio_seconds)
 
 
 def _fingerprint(reference: Reference) -> str:
@@ -324,7 +330,12 @@ class QwenEngine:
                 torch.cuda.empty_cache()
 
     def _new_batcher(self) -> Batcher:
-        return Batcher(self._run_batch, self._batch_size, gather_seconds=self._gather_seconds)
+        return Batcher(
+            self._run_batch,
+            self._batch_size,
+            gather_seconds=self._gather_seconds,
+            on_call=_observe_call,
+        )
 
     def _require_language(self, language: str) -> None:
         if language not in self.capabilities().languages:

@@ -54,6 +54,8 @@ CANCEL_POLL_SECONDS = 0.05
 EXCLUSIVE = "exclusive"
 
 RunBatch = Callable[[str, Sequence[Any]], Sequence[Any]]
+# Told of each batched call that succeeded: its kind, its results and its wall seconds.
+OnCall = Callable[[str, Sequence[Any], float], None]
 
 
 @dataclass
@@ -69,7 +71,10 @@ class Batcher:
     """Batches requests of several jobs into single model calls on one thread.
 
     `run_batch(kind, items)` makes the call and returns one result per item, in order;
-    it runs only on the batcher's thread, which starts with the first request."""
+    it runs only on the batcher's thread, which starts with the first request.
+    `on_call(kind, results, seconds)`, when given, hears of every batched call that
+    succeeded (not EXCLUSIVE ones), on the same thread: the calls' own metrics, which a
+    job's time cannot tell once it shares calls with others."""
 
     def __init__(
         self,
@@ -78,10 +83,12 @@ class Batcher:
         *,
         gather_seconds: float = GATHER_SECONDS,
         name: str = "utter-qwen-batch",
+        on_call: OnCall | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         self._run_batch = run_batch
+        self._on_call = on_call
         self.batch_size = batch_size
         self._gather_seconds = gather_seconds
         self._name = name
@@ -159,8 +166,10 @@ class Batcher:
                 live[0].kind,
                 len({r.job for r in live}),
             )
+            kind = live[0].kind
+            started = time.perf_counter()
             try:
-                results = self._run_batch(live[0].kind, [r.item for r in live])
+                results = self._run_batch(kind, [r.item for r in live])
                 if len(results) != len(live):
                     raise RuntimeError(
                         f"The model returned {len(results)} results for {len(live)} requests."
@@ -170,6 +179,12 @@ class Batcher:
                 for request in live:
                     request.future.set_exception(error)
                 continue
+            # Counted before the jobs hear of their results: a job that ended has been counted.
+            if self._on_call is not None and kind != EXCLUSIVE:
+                try:
+                    self._on_call(kind, results, time.perf_counter() - started)
+                except Exception:  # a metric is never worth a job or the thread
+                    log.exception("observing a model call failed")
             for request, result in zip(live, results, strict=True):
                 request.future.set_result(result)
 
