@@ -146,9 +146,8 @@ def _serve_in_process(settings: Settings) -> int:
 
 
 # Connections each process keeps besides its own pool: procrastinate's connector
-# (utter.jobs.queue's default) in an API process; pool + connector in a worker process.
+# (utter.jobs.queue's default), in an API process and in a worker process.
 QUEUE_CONNECTIONS = 4
-WORKER_PROCESS_CONNECTIONS = 4 + QUEUE_CONNECTIONS
 # Left free for psql, `utter migrate` and Postgres' own superuser slots.
 SPARE_CONNECTIONS = 10
 
@@ -161,14 +160,27 @@ def worker_processes(settings: Settings) -> int:
     return 1 if shares_model_across_jobs(settings) else settings.worker_concurrency
 
 
+def worker_connections(settings: Settings) -> int:
+    """Connections the job worker holds at most: in each of its processes a pool sized by
+    the jobs that process runs at once (one per engine process; all N in a `qwen` worker)
+    plus procrastinate's connector, and the pool of its metrics port when that is on."""
+    from utter.api.metrics import WORKER_METRICS_POOL_SIZE
+    from utter.engines import shares_model_across_jobs
+    from utter.jobs.worker import worker_pool_size
+
+    jobs_each = settings.worker_concurrency if shares_model_across_jobs(settings) else 1
+    connections = worker_processes(settings) * (worker_pool_size(jobs_each) + QUEUE_CONNECTIONS)
+    if settings.worker_metrics_port is not None and settings.metrics_token is not None:
+        connections += WORKER_METRICS_POOL_SIZE
+    return connections
+
+
 def api_process_settings(settings: Settings, workers: int, max_connections: int) -> Settings:
     """Each of `workers` API processes' share: UTTER_CPU_WORKERS divided among them (at
     least one each), and a pool small enough that all processes together, the job worker's
     engine processes included, stay within the database's max_connections."""
-    engine_processes = worker_processes(settings) if settings.serve_worker else 0
-    budget = (
-        max_connections - SPARE_CONNECTIONS - engine_processes * WORKER_PROCESS_CONNECTIONS
-    ) // workers - QUEUE_CONNECTIONS
+    worker = worker_connections(settings) if settings.serve_worker else 0
+    budget = (max_connections - SPARE_CONNECTIONS - worker) // workers - QUEUE_CONNECTIONS
     pool_max = max(2, min(settings.db_pool_max, budget))
     return settings.model_copy(
         update={

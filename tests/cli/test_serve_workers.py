@@ -104,7 +104,6 @@ def test_api_processes_share_the_cpu_workers_and_fit_in_max_connections() -> Non
     from utter.cli import (
         QUEUE_CONNECTIONS,
         SPARE_CONNECTIONS,
-        WORKER_PROCESS_CONNECTIONS,
         api_process_settings,
     )
     from utter.settings import Settings
@@ -112,11 +111,8 @@ def test_api_processes_share_the_cpu_workers_and_fit_in_max_connections() -> Non
     settings = Settings(cpu_workers=4, db_pool_max=10, worker_concurrency=4)
     share = api_process_settings(settings, 8, 100)
     assert share.cpu_workers == 1
-    total = (
-        8 * (share.db_pool_max + QUEUE_CONNECTIONS)
-        + 4 * WORKER_PROCESS_CONNECTIONS
-        + SPARE_CONNECTIONS
-    )
+    # Four one-job engine processes, each with a pool of 4 and procrastinate's connector.
+    total = 8 * (share.db_pool_max + QUEUE_CONNECTIONS) + 4 * (4 + 4) + SPARE_CONNECTIONS
     assert total <= 100
     assert share.db_pool_min <= share.db_pool_max
     # Room to spare: the configured pool is kept as it is.
@@ -135,3 +131,49 @@ def test_a_qwen_worker_counts_as_one_process_in_the_connection_budget() -> None:
     assert worker_processes(qwen) == 1
     assert api_process_settings(qwen, 8, 100).db_pool_max == 6
     assert api_process_settings(local, 8, 100).db_pool_max == 3
+
+
+@pytest.mark.parametrize(
+    ("engine", "jobs", "connections"),
+    [
+        # One job per process: a pool of 4 and a connector of 4, in each of N processes.
+        ("local", 1, 8),
+        ("local", 4, 32),
+        # All N jobs in one process: its pool grows with them (N + 2, at least 4).
+        ("qwen", 1, 8),
+        ("qwen", 2, 8),
+        ("qwen", 8, 14),
+        ("qwen", 16, 22),
+    ],
+)
+def test_the_worker_pool_grows_with_its_jobs_and_the_budget_counts_it(
+    engine: str, jobs: int, connections: int
+) -> None:
+    from utter.cli import worker_connections
+    from utter.jobs.worker import worker_pool_size
+    from utter.settings import Settings
+
+    settings = Settings(engine=engine, worker_concurrency=jobs)
+    assert worker_connections(settings) == connections
+    if engine == "qwen":
+        assert worker_pool_size(jobs) == max(4, jobs + 2)
+    # The metrics port's pool of the worker counts too, when it is on.
+    metered = Settings(
+        engine=engine, worker_concurrency=jobs, worker_metrics_port=9100, metrics_token="t" * 32
+    )
+    assert worker_connections(metered) == connections + 2
+
+
+def test_a_qwen_worker_with_many_jobs_leaves_the_api_processes_less() -> None:
+    from utter.cli import SPARE_CONNECTIONS, api_process_settings, worker_connections
+    from utter.settings import Settings
+
+    few = Settings(engine="qwen", db_pool_max=20, worker_concurrency=2)
+    many = Settings(engine="qwen", db_pool_max=20, worker_concurrency=40)
+    assert worker_connections(many) == 42 + 4
+    # 100 - 10 spare - 46 for the worker = 44 for 4 API processes: 11 each, 4 of them
+    # procrastinate's.
+    assert api_process_settings(many, 4, 100).db_pool_max == 7
+    assert api_process_settings(few, 4, 100).db_pool_max == 16
+    share = api_process_settings(many, 4, 100)
+    assert 4 * (share.db_pool_max + 4) + worker_connections(many) + SPARE_CONNECTIONS <= 100

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.objects import make_task
 from tests.support.postgres import migrated_database
@@ -21,6 +23,7 @@ from utter.db.queries import tasks as task_q
 from utter.engines.base import Audio, Capabilities, JobControl, Reference
 from utter.jobs.queue import create_queue, defer
 from utter.jobs.worker import run_worker
+from utter.metrics import scrape
 from utter.settings import Settings
 
 # Only against a hang: without it, a starved executor would stall the run instead of
@@ -140,3 +143,43 @@ def test_a_long_engine_call_leaves_the_default_executor_free(
     # touches no other test.
     with ThreadPoolExecutor(max_workers=1) as runner:
         runner.submit(asyncio.run, _two_jobs_beside_a_long_engine_call(settings, url)).result()
+
+
+async def test_a_worker_running_many_jobs_at_once_opens_a_pool_for_them(
+    pg_server_url: str, tmp_path: Path
+) -> None:
+    """Each job polls its task about twice a second and writes its pieces: a worker running
+    six jobs at once (a `qwen` worker's shape) opens a pool of eight, as the connection
+    budget of `utter serve` counts it; with one job, the pool of four it always had."""
+    url = migrated_database(pg_server_url)
+    settings = app_settings(tmp_path / "data", database_url=url, public_url="http://testserver")
+    engine = HeldEngine(asyncio.get_running_loop())
+    engine.release.set()
+
+    async def worker_pool_max(concurrency: int, expected: int) -> None:
+        """Waits for the running worker's pool to show `expected` as its size in a scrape
+        (the previous worker's pool may linger a moment)."""
+        worker = asyncio.create_task(
+            run_worker(settings, url, concurrency=concurrency, engine=engine)
+        )
+        pool = {"pool": f"worker-{os.getpid()}", "state": "max"}
+        seen: float | None = None
+        try:
+            async with Database(url, min_size=1, max_size=1) as db:
+                for _ in range(int(HANG_GUARD_SECONDS / 0.05)):
+                    text = (await scrape(db)).decode()
+                    for family in text_string_to_metric_families(text):
+                        for s in family.samples:
+                            if s.name == "utter_db_pool_connections" and s.labels == pool:
+                                seen = s.value
+                    if seen == expected:
+                        return
+                    await asyncio.sleep(0.05)
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        raise AssertionError(f"the worker's pool of {concurrency} jobs: {seen}, not {expected}")
+
+    await worker_pool_max(6, expected=8)
+    await worker_pool_max(1, expected=4)

@@ -112,10 +112,19 @@ class RequestMetricsMiddleware:
                     log.exception("counting a request failed")
 
 
+# The pool of the worker's metrics port (counted in utter.cli.worker_connections).
+WORKER_METRICS_POOL_SIZE = 2
+
+
 def create_worker_metrics_app(settings: Settings, database_url: str) -> FastAPI:
     """What `utter worker` serves on UTTER_WORKER_METRICS_PORT: the same /metrics, with a
     pool of its own (two connections) for the queue's numbers."""
-    db = Database(database_url, min_size=1, max_size=2, timeout=settings.db_timeout_seconds)
+    db = Database(
+        database_url,
+        min_size=1,
+        max_size=WORKER_METRICS_POOL_SIZE,
+        timeout=settings.db_timeout_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -57,6 +57,18 @@ log = logging.getLogger(__name__)
 ENGINE_THREADS = 1
 
 
+# The worker's own pool with one job at a time: the job's polls and piece writes, its
+# end, the sweeper, and a spare. Each further job at once (a `qwen` worker's) polls its
+# task about twice a second and writes its pieces too, so it gets a connection of its own.
+WORKER_POOL_MIN_SIZE = 4
+
+
+def worker_pool_size(jobs: int) -> int:
+    """The worker's pool for `jobs` jobs at once in one process (the connection budget of
+    `utter serve` counts it the same way: utter.cli.worker_connections)."""
+    return max(WORKER_POOL_MIN_SIZE, jobs + 2)
+
+
 def engine_threads(engine: Engine, jobs: int) -> int:
     """Engine calls to run at once for `jobs` jobs at once in this process."""
     return max(1, jobs) if shares_model_across_jobs(engine) else ENGINE_THREADS
@@ -207,7 +219,13 @@ async def _run_connected(
 ) -> None:
     """One life of the worker: its own pools, procrastinate's worker and the sweeper,
     until cancelled or until the database is lost (which raises)."""
-    db = Database(database_url, min_size=1, max_size=4, timeout=settings.db_timeout_seconds)
+    jobs = concurrency or settings.worker_concurrency
+    db = Database(
+        database_url,
+        min_size=1,
+        max_size=worker_pool_size(jobs),
+        timeout=settings.db_timeout_seconds,
+    )
     queue = create_queue(database_url)
     register_handlers(queue)
     register_mail(queue, settings)
@@ -229,7 +247,7 @@ async def _run_connected(
             try:
                 await queue.run_worker_async(
                     queues=[QUEUE],
-                    concurrency=concurrency or settings.worker_concurrency,
+                    concurrency=jobs,
                     name=worker_name,
                     install_signal_handlers=False,
                     additional_context={"utter": ctx},
