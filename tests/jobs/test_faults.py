@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +13,7 @@ import numpy as np
 
 from tests.jobs.conftest import Studio
 from tests.support import audio
+from tests.support.serve_process import utter_worker
 from utter.db.queries import tasks as task_q
 from utter.engines.base import Audio
 from utter.jobs.handlers import WorkerContext, store_and_finish_generation
@@ -23,24 +21,12 @@ from utter.jobs.handlers import WorkerContext, store_and_finish_generation
 TEXT = " ".join(audio.SENTENCES * 3)
 
 
-def _worker(settings_dir: Path, database_url: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UTTER_")}
-    env.update(
-        {
-            "DATABASE_URL": database_url,
-            "UTTER_DATA_DIR": str(settings_dir),
-            # Tight bounds so the test sees detection quickly; production uses 2 s / 30 s / 5 s.
-            "UTTER_WORKER_HEARTBEAT_SECONDS": "0.5",
-            "UTTER_TASK_STALE_SECONDS": "4",
-            "UTTER_SWEEP_INTERVAL_SECONDS": "1",
-        }
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "utter", "worker"],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+# Tight bounds so the test sees detection quickly; production uses 2 s / 30 s / 5 s.
+FAST_DETECTION = {
+    "UTTER_WORKER_HEARTBEAT_SECONDS": "0.5",
+    "UTTER_TASK_STALE_SECONDS": "4",
+    "UTTER_SWEEP_INTERVAL_SECONDS": "1",
+}
 
 
 async def test_a_killed_worker_is_noticed_and_its_task_finishes_on_another(
@@ -50,11 +36,11 @@ async def test_a_killed_worker_is_noticed_and_its_task_finishes_on_another(
     user, voice = await studio.user_with_voice()
     log = tmp_path / "workers.log"
     data_dir = studio.settings.data_dir
+    env = {"DATABASE_URL": database_url, **FAST_DETECTION}
     # Hold the job until a subprocess worker is the only one running.
     studio_worker_stopped = await _stop_in_process_worker(studio)
     assert studio_worker_stopped
-    first = _worker(data_dir, database_url, log)
-    try:
+    with utter_worker(data_dir, env, log_path=log) as (first, _):
         started = await studio.generate(user, voice, TEXT)
         running = await studio.wait_for(
             user,
@@ -67,16 +53,9 @@ async def test_a_killed_worker_is_noticed_and_its_task_finishes_on_another(
         first.wait(timeout=30)
         killed_at = time.monotonic()
 
-        second = _worker(data_dir, database_url, log)
-        try:
-            task = await studio.wait_for(user, started["task_id"], within=300)
-            recovered_in = time.monotonic() - killed_at
-        finally:
-            second.send_signal(signal.SIGTERM)
-            second.wait(timeout=60)
-    finally:
-        if first.poll() is None:
-            first.kill()
+    with utter_worker(data_dir, env, log_path=log):
+        task = await studio.wait_for(user, started["task_id"], within=300)
+        recovered_in = time.monotonic() - killed_at
     assert task["status"] == "completed", (task, log.read_text()[-3000:])
     async with studio.db.as_service() as conn:
         row = await task_q.get(conn, started["task_id"])

@@ -64,15 +64,17 @@ def child_environment(data_dir: Path, env: Mapping[str, str] | None) -> dict[str
 
 @contextmanager
 def utter_worker(
-    data_dir: Path, env: Mapping[str, str] | None = None
+    data_dir: Path, env: Mapping[str, str] | None = None, *, log_path: Path | None = None
 ) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     """Start `utter worker` with `data_dir` and only the `UTTER_*` / `DATABASE_URL` variables
-    in `env`, and yield the process and its log file (`data_dir/worker.log`); stopped like
-    `utter serve` when the block ends. It does not wait: the worker is ready once its log
-    says `worker … ready`."""
+    in `env`, and yield the process and its log file (`data_dir/worker.log`, emptied first;
+    a `log_path` given is appended to, so workers started one after another share it);
+    stopped like `utter serve` when the block ends (unless it has ended already). It does
+    not wait: the worker is ready once its log says `worker … ready`."""
     child_env = child_environment(data_dir, env)
-    log_path = data_dir / "worker.log"
-    with log_path.open("wb") as log:
+    mode = "wb" if log_path is None else "ab"
+    log_path = log_path or data_dir / "worker.log"
+    with log_path.open(mode) as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "utter", "worker"],
             env=child_env,
