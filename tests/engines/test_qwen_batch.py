@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.engines.test_qwen import Spy, assert_valid_output
 from tests.jobs.conftest import running_studio
 from tests.jobs.test_engine_processes import _queue_previews, _statuses, _wait
-from tests.support.postgres import migrated_database
+from tests.support.postgres import free_port, migrated_database
 from tests.support.qwen_tiny import TinyQwen, tiny_reference
 from tests.support.serve_process import stop
 from tests.support.server import app_settings
@@ -385,6 +385,7 @@ def test_utter_worker_runs_qwen_jobs_at_once_in_one_process(
     run in the worker itself and their chunks share a model call."""
     url = migrated_database(pg_server_url)
     task_ids = asyncio.run(_queue_previews(url, 2))
+    metrics_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("UTTER_")}
     env.update(
         {
@@ -397,6 +398,8 @@ def test_utter_worker_runs_qwen_jobs_at_once_in_one_process(
             "UTTER_QWEN_MAX_NEW_TOKENS": "16",
             "UTTER_LOG_LEVEL": "debug",
             "OMP_NUM_THREADS": "1",
+            "UTTER_METRICS_TOKEN": "t" * 32,
+            "UTTER_WORKER_METRICS_PORT": str(metrics_port),
         }
     )
     log = tmp_path / "worker.log"
@@ -415,9 +418,24 @@ def test_utter_worker_runs_qwen_jobs_at_once_in_one_process(
             proc,
         )
         assert psutil.Process(proc.pid).children(recursive=True) == []
+        # The worker's own scrape counts the shared calls, not only the jobs.
+        scraped = httpx.get(
+            f"http://127.0.0.1:{metrics_port}/metrics",
+            headers={"Authorization": f"Bearer {'t' * 32}"},
+            timeout=30,
+        )
+        assert scraped.status_code == 200, scraped.text
     finally:
         stop(proc)
     assert proc.returncode == 0, log.read_text()
     text = log.read_text()
     assert "2 at once" in text
     assert "model call: 2 design requests from 2 jobs" in text, text
+    calls = _scrape_sample(scraped.text, "utter_model_call_chunks_count", kind="design")
+    assert calls >= 1
+    assert (
+        _scrape_sample(scraped.text, "utter_model_call_chunks_bucket", kind="design", le="1.0")
+        < calls
+    )
+    assert _scrape_sample(scraped.text, "utter_model_call_seconds_count", kind="design") == calls
+    assert _scrape_sample(scraped.text, "utter_model_call_audio_seconds_total", kind="design") > 0
