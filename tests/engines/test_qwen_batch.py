@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from utter.cpu import CpuPool
 from utter.db import Database
 from utter.engines.base import Audio, Cancelled, JobControl
 from utter.engines.qwen import QwenEngine
+from utter.engines.qwen_batch import EXCLUSIVE, Batcher, run_exclusive
 from utter.engines.text import chunk_text
 
 pytestmark = pytest.mark.usefixtures("torch_single_thread")
@@ -232,6 +233,29 @@ async def test_a_shared_model_call_is_counted_once_in_the_workers_scrape(
     assert spoken > 0
     assert added("utter_model_call_audio_seconds_total", kind="clone") >= spoken - 1e-6
     assert added("utter_model_call_chunks_count", kind="design") == 0
+
+
+def test_the_batcher_reports_its_batched_calls_only_and_survives_a_failing_report() -> None:
+    reports: list[tuple[str, list[Any], float]] = []
+
+    def on_call(kind: str, results: Any, seconds: float) -> None:
+        reports.append((kind, list(results), seconds))
+        if len(reports) == 1:
+            raise RuntimeError("a broken metrics directory")
+
+    def run_batch(kind: str, items: Sequence[Any]) -> list[Any]:
+        return run_exclusive(items) if kind == EXCLUSIVE else [2 * i for i in items]
+
+    batcher = Batcher(run_batch, 4, on_call=on_call)
+    try:
+        with batcher.job(JobControl()) as job:
+            assert job.call(lambda: "voice prompt") == "voice prompt"  # not a model call
+            assert job.run("clone", [1, 2]) == [2, 4]  # its report fails; the job does not
+            assert job.run("clone", [3]) == [6]
+    finally:
+        batcher.close()
+    assert [(kind, results) for kind, results, _ in reports] == [("clone", [2, 4]), ("clone", [6])]
+    assert all(seconds >= 0 for _, _, seconds in reports)
 
 
 def test_a_model_error_fails_the_jobs_in_that_batch_only(
