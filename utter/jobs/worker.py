@@ -57,9 +57,9 @@ log = logging.getLogger(__name__)
 ENGINE_THREADS = 1
 
 
-# The worker's own pool with one job at a time: the job's polls and piece writes, its
-# end, the sweeper, and a spare. Each further job at once (a `qwen` worker's) polls its
-# task about twice a second and writes its pieces too, so it gets a connection of its own.
+# The worker's own pool. Each job running polls its task about twice a second and writes
+# its pieces: a connection each, plus two for the sweeper and the jobs' ends. Never fewer
+# than the four a one-job worker always had.
 WORKER_POOL_MIN_SIZE = 4
 
 
